@@ -1,0 +1,84 @@
+/**
+ * oidc-provider's storage adapter on our store. Every record that belongs to an account is
+ * indexed by it, so "sign the account out everywhere" is one call, and every such record
+ * written before the account's `notBefore` is treated as gone: that check, not the cleanup
+ * that deletes the records, is what makes a reset or sign-out hold.
+ */
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { AccountRepo, Clock, OidcModelStore, OidcRecord } from '../../src/store/types.ts';
+
+export interface ModelAdapterDeps {
+  oidc: OidcModelStore;
+  accounts: Pick<AccountRepo, 'notBefore'>;
+  clock: Clock;
+}
+
+/** Models that stay valid only while their account's `notBefore` is older than them. */
+const ACCOUNT_BOUND = new Set([
+  'Session',
+  'Grant',
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
+
+export function modelAdapterFactory(deps: ModelAdapterDeps): (name: string) => Adapter {
+  return (name: string) => new ModelAdapter(name, deps);
+}
+
+class ModelAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly deps: ModelAdapterDeps,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const accountId = typeof payload.accountId === 'string' && ACCOUNT_BOUND.has(this.model) ? payload.accountId : undefined;
+    await this.deps.oidc.upsert(this.model, id, payload as Record<string, unknown>, this.deps.clock() + expiresIn * 1000, {
+      ...(accountId ? { accountId } : {}),
+      ...(payload.grantId ? { grantId: payload.grantId } : {}),
+      ...(payload.uid ? { uid: payload.uid } : {}),
+      ...(payload.userCode ? { userCode: payload.userCode } : {}),
+    });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.valid(await this.deps.oidc.find(this.model, id));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.valid(await this.deps.oidc.findByUid(this.model, uid));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.valid(await this.deps.oidc.findByUserCode(this.model, userCode));
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.deps.oidc.consume(this.model, id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.deps.oidc.destroy(this.model, id);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.deps.oidc.revokeByGrantId(grantId);
+  }
+
+  private async valid(record: OidcRecord | undefined): Promise<AdapterPayload | undefined> {
+    if (!record) return undefined;
+    const payload = record.payload as AdapterPayload;
+    if (!ACCOUNT_BOUND.has(this.model) || typeof payload.accountId !== 'string') return payload;
+    const notBefore = await this.deps.accounts.notBefore(payload.accountId);
+    if (notBefore === undefined) return undefined;
+    if (record.createdAt < notBefore) return undefined;
+    // A session re-saved after notBefore still carries the time of its login (seconds).
+    if (this.model === 'Session' && typeof payload.loginTs === 'number' && (payload.loginTs + 1) * 1000 <= notBefore) {
+      return undefined;
+    }
+    return payload;
+  }
+}

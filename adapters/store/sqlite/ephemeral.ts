@@ -1,0 +1,49 @@
+import type { Clock, EphemeralStore } from '../../../src/store/types.ts';
+import { runner, SWEEP_BATCH, SWEEP_INTERVAL_MS, throttled, type Db } from './db.ts';
+
+export function sqliteEphemeral(db: Db, clock: Clock): EphemeralStore {
+  const run = runner(db);
+  const upsert = db.prepare<[string, string, number]>(
+    `INSERT INTO ephemeral (key, value, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+  );
+  const read = db.prepare<[string, number], { value: string }>(
+    'SELECT value FROM ephemeral WHERE key = ? AND expires_at > ?',
+  );
+  // One statement, so of concurrent consumers (other processes included) only one gets the row.
+  const take = db.prepare<[string], { value: string; expires_at: number }>(
+    'DELETE FROM ephemeral WHERE key = ? RETURNING value, expires_at',
+  );
+  const remove = db.prepare<[string]>('DELETE FROM ephemeral WHERE key = ?');
+  const collect = db.prepare<[number, number]>(
+    'DELETE FROM ephemeral WHERE rowid IN (SELECT rowid FROM ephemeral WHERE expires_at <= ? LIMIT ?)',
+  );
+  const sweep = throttled(clock, SWEEP_INTERVAL_MS, (now) => collect.run(now, SWEEP_BATCH));
+
+  return {
+    async put(key, value, expiresAt) {
+      run(() => {
+        // JSON has no undefined; null is the closest value that still round-trips.
+        upsert.run(key, JSON.stringify(value ?? null), expiresAt);
+        sweep();
+      });
+    },
+    async get<T>(key: string) {
+      return run(() => {
+        const row = read.get(key, clock());
+        return row === undefined ? undefined : (JSON.parse(row.value) as T);
+      });
+    },
+    async consume<T>(key: string) {
+      return run(() => {
+        const row = take.get(key);
+        // Deleting an expired row here is harmless: it was garbage already.
+        if (row === undefined || row.expires_at <= clock()) return undefined;
+        return JSON.parse(row.value) as T;
+      });
+    },
+    async delete(key) {
+      run(() => remove.run(key));
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The demo relying party at `/` (development only): a real OIDC client (openid-client,
+ * authorization code + PKCE) talking to this very rekey over HTTP, showing the ID token claims.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import * as oidc from 'openid-client';
+import type { Services } from '../../src/services.ts';
+import { randomId } from '../../src/domain/secrets.ts';
+import { BadRequest } from '../../src/errors.ts';
+import { html } from '../views/html.ts';
+import { layout, type Branding } from '../views/layout.ts';
+import { DEMO_CLIENT_ID } from './demo-client.ts';
+
+interface DemoSession {
+  claims: Record<string, unknown>;
+  idToken: string;
+}
+
+const TX_COOKIE = 'demo_tx';
+const SESSION_COOKIE = 'demo_session';
+const cookieOpts = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/' };
+
+export function demoRoutes(services: Services, branding: Branding, demoUsers: { login: string; password: string }[]): Router {
+  const issuer = services.config.ISSUER;
+  let discovered: Promise<oidc.Configuration> | undefined;
+  const configuration = (): Promise<oidc.Configuration> => {
+    discovered ??= oidc
+      .discovery(new URL(issuer), DEMO_CLIENT_ID, { token_endpoint_auth_method: 'none' }, oidc.None(), {
+        execute: issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [],
+      })
+      .catch((e: unknown) => {
+        discovered = undefined;
+        throw e;
+      });
+    return discovered;
+  };
+  const sessionKey = (id: string): string => `demo-session:{${id}}`;
+
+  async function current(ctx: Context): Promise<DemoSession | undefined> {
+    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    return id ? services.store.ephemeral.get<DemoSession>(sessionKey(id)) : undefined;
+  }
+
+  const router = new Router();
+
+  router.get('/', async (ctx) => {
+    const session = await current(ctx);
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    if (session) {
+      ctx.body = layout({
+        title: 'Demo app: signed in',
+        branding,
+        wide: true,
+        body: html`<p class="lead">The demo app received these ID token claims from ${branding.productName}:</p>
+<table><tbody>${Object.entries(session.claims).map(([k, v]) => html`<tr><th scope="row">${k}</th><td><code>${JSON.stringify(v)}</code></td></tr>`)}</tbody></table>
+<div class="actions"><a class="button" href="/demo/logout">Sign out</a><a class="button secondary" href="/demo/login">Sign in again</a></div>`,
+      });
+      return;
+    }
+    ctx.body = layout({
+      title: 'Demo app',
+      branding,
+      body: html`<p class="lead">This app delegates sign-in to ${branding.productName} over OpenID Connect (authorization code + PKCE).</p>
+<div class="actions"><a class="button" href="/demo/login">Sign in with ${branding.productName}</a></div>
+${demoUsers.length ? html`<p class="hint">Demo users: ${demoUsers.map((u, i) => html`${i ? ', ' : ''}<code>${u.login}</code> / <code>${u.password}</code>`)}</p>` : ''}
+${services.outbox ? html`<p class="links"><a href="/dev/outbox">Dev outbox</a> (messages that would be emailed or texted)</p>` : ''}`,
+    });
+  });
+
+  router.get('/demo/login', async (ctx) => {
+    const config = await configuration();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    ctx.cookies.set(TX_COOKIE, JSON.stringify({ verifier, state }), { ...cookieOpts, maxAge: 30 * 60 * 1000 });
+    ctx.redirect(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: `${issuer}/demo/callback`,
+          scope: 'openid email profile groups',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state,
+        })
+        .toString(),
+    );
+  });
+
+  router.get('/demo/callback', async (ctx) => {
+    const raw = ctx.cookies.get(TX_COOKIE, { signed: true });
+    if (!raw) throw new BadRequest('The demo sign-in expired; start again.');
+    const tx = JSON.parse(raw) as { verifier: string; state: string };
+    const config = await configuration();
+    // Built from ISSUER, never from the Host header.
+    const currentUrl = new URL(ctx.originalUrl, `${issuer}/`);
+    const tokens = await oidc.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: tx.verifier, expectedState: tx.state });
+    const id = randomId();
+    await services.store.ephemeral.put(
+      sessionKey(id),
+      { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '' } satisfies DemoSession,
+      services.clock() + 8 * 3600 * 1000,
+    );
+    ctx.cookies.set(TX_COOKIE, null, cookieOpts);
+    ctx.cookies.set(SESSION_COOKIE, id, cookieOpts);
+    ctx.redirect('/');
+  });
+
+  router.get('/demo/logout', async (ctx) => {
+    const session = await current(ctx);
+    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    if (id) await services.store.ephemeral.delete(sessionKey(id));
+    ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
+    const config = await configuration();
+    ctx.redirect(
+      oidc
+        .buildEndSessionUrl(config, {
+          post_logout_redirect_uri: `${issuer}/`,
+          ...(session?.idToken ? { id_token_hint: session.idToken } : { client_id: DEMO_CLIENT_ID }),
+        })
+        .toString(),
+    );
+  });
+
+  return router;
+}

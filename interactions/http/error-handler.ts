@@ -1,0 +1,53 @@
+/**
+ * The one place errors become responses: our `RekeyError`s with their status and message,
+ * oidc-provider's errors with theirs, anything else as a generic 500 that hides its details.
+ * Browsers get an HTML page, API clients JSON.
+ */
+import type { Context, Next } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
+import { Internal, RekeyError, SessionExpired, StoreUnavailable } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import { errorPage } from '../views/pages/error.ts';
+import type { Branding } from '../views/layout.ts';
+
+export function toRekeyError(err: unknown): RekeyError {
+  if (err instanceof RekeyError) return err;
+  if (err instanceof oidcErrors.SessionNotFound) return new SessionExpired();
+  if (err instanceof oidcErrors.OIDCProviderError) {
+    return new RekeyError(err.error, err.status, err.error_description ?? err.message);
+  }
+  const status = (err as { status?: number; expose?: boolean }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+    return new RekeyError('bad_request', status, (err as Error).message);
+  }
+  return new Internal();
+}
+
+export function wantsJson(ctx: Context): boolean {
+  return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') === 'json';
+}
+
+export function errorHandler(branding: Branding, log: Logger) {
+  return async function handleErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      const e = toRekeyError(err);
+      if (e instanceof Internal && !(err instanceof Internal)) {
+        log.error({ err, path: ctx.path, method: ctx.method }, 'unexpected error');
+      } else if (e instanceof StoreUnavailable) {
+        log.error({ event: 'store_unavailable', path: ctx.path, err: (err as Error).message });
+      }
+      ctx.status = e.status;
+      ctx.set('Cache-Control', 'no-store');
+      if (e.status === 429 && typeof e.details.retryAfter === 'number') ctx.set('Retry-After', String(e.details.retryAfter));
+      if (e.status === 503) ctx.set('Retry-After', '5');
+      if (wantsJson(ctx)) {
+        ctx.body = { error: e.id, message: e.message };
+      } else {
+        ctx.type = 'html';
+        ctx.body = errorPage(branding, e.message);
+      }
+    }
+  };
+}

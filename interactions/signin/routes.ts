@@ -1,0 +1,153 @@
+/**
+ * Routes of the sign-in interaction under /interaction/<uid>. GET shows the first stage the
+ * account still needs (or finishes the login prompt when none is left); POST to a stage
+ * processes its form and redirects back (post/redirect/get).
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import type { Services } from '../../src/services.ts';
+import { CsrfFailed, NotFound } from '../../src/errors.ts';
+import { constantTimeEqual } from '../../src/domain/secrets.ts';
+import { clientIp } from '../http/client-ip.ts';
+import { field, parseBody } from '../http/body.ts';
+import { noStore } from '../http/security-headers.ts';
+import type { Branding } from '../views/layout.ts';
+import { SigninStates, type SigninState } from './state.ts';
+import type { Stage, StageRequest } from './stage.ts';
+import { consentPage } from '../views/pages/consent.ts';
+
+export interface SigninRoutesDeps {
+  provider: Provider;
+  services: Services;
+  branding: Branding;
+  stages: Stage[];
+}
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+export function signinRoutes(deps: SigninRoutesDeps): Router {
+  const { provider, services, stages } = deps;
+  const states = new SigninStates(services.store.ephemeral);
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const body = parseBody(services.config.MAX_BODY_BYTES);
+
+  async function load(ctx: Context): Promise<{ details: Details; state: SigninState; request: StageRequest }> {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params.uid) throw new NotFound();
+    const state = await states.load(details.uid, details.exp * 1000);
+    const client = await provider.Client.find(String(details.params.client_id));
+    const account = state.accountId ? await services.accounts.get(state.accountId) : undefined;
+    const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 320) : undefined;
+    const request: StageRequest = {
+      ctx,
+      uid: details.uid,
+      state,
+      clientName: client?.clientName ?? String(details.params.client_id),
+      ip: clientIp(ctx, services.config.TRUST_PROXY_HOPS),
+      ...(account ? { account } : {}),
+      ...(loginHint ? { loginHint } : {}),
+    };
+    return { details, state, request };
+  }
+
+  function checkCsrf(ctx: Context, state: SigninState): void {
+    const sent = field(ctx, 'csrf', 100);
+    if (!sent || !constantTimeEqual(sent, state.csrf)) throw new CsrfFailed();
+  }
+
+  async function nextStage(r: StageRequest): Promise<Stage | undefined> {
+    for (const stage of stages) if (await stage.needed(r)) return stage;
+    return undefined;
+  }
+
+  async function finish(ctx: Context, uid: string, state: SigninState, result: InteractionResults): Promise<void> {
+    await states.save(uid, state);
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  function show(ctx: Context, page: string, status = 200): void {
+    noStore(ctx);
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = page;
+  }
+
+  router.get('/', async (ctx) => {
+    const { details, state, request } = await load(ctx);
+    await states.save(details.uid, state);
+    if (details.prompt.name === 'login') {
+      const stage = await nextStage(request);
+      if (stage) return show(ctx, await stage.render(request));
+      return finish(ctx, details.uid, state, {
+        login: { accountId: state.accountId!, amr: state.amr, ts: Math.floor(services.clock() / 1000) },
+      });
+    }
+    if (details.prompt.name === 'consent') {
+      const d = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      return show(
+        ctx,
+        consentPage({
+          branding: deps.branding,
+          uid: details.uid,
+          csrf: state.csrf,
+          clientName: request.clientName,
+          scopes: d.missingOIDCScope ?? [],
+          claims: d.missingOIDCClaims ?? [],
+        }),
+      );
+    }
+    throw new NotFound();
+  });
+
+  router.post('/consent', body, async (ctx) => {
+    const { details, state } = await load(ctx);
+    checkCsrf(ctx, state);
+    if (details.prompt.name !== 'consent') throw new NotFound();
+    const d = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+    if (!grant) throw new NotFound();
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    return finish(ctx, details.uid, state, { consent: details.grantId ? {} : { grantId } });
+  });
+
+  router.post('/abort', body, async (ctx) => {
+    const { details, state } = await load(ctx);
+    checkCsrf(ctx, state);
+    await states.drop(details.uid);
+    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
+
+  router.post('/:stage', body, async (ctx) => {
+    const { details, state, request } = await load(ctx);
+    checkCsrf(ctx, state);
+    if (details.prompt.name !== 'login') throw new NotFound();
+    const stage = await nextStage(request);
+    // Only the stage that is due may be submitted: no skipping ahead, no replaying a passed one.
+    if (!stage || stage.name !== ctx.params.stage) {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${details.uid}`);
+    }
+    const result = await stage.submit(request);
+    await states.save(details.uid, state);
+    if (!result.done) return show(ctx, await stage.render(request, result.errors), result.status);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${details.uid}`);
+  });
+
+  return router;
+}

@@ -1,0 +1,36 @@
+/**
+ * A sign-in stage (password, set new password, and later bootstrap proof, second factor,
+ * registration): it knows when it is needed, how it renders and how it processes its form.
+ * The login prompt finishes only when no stage is needed any more.
+ */
+import type { Context } from 'koa';
+import type { AccountRecord } from '../../src/store/types.ts';
+import type { SigninState } from './state.ts';
+
+export interface StageRequest {
+  ctx: Context;
+  uid: string;
+  state: SigninState;
+  account?: AccountRecord;
+  clientName: string;
+  /** oidc-provider's `login_hint`, if the client sent one. */
+  loginHint?: string;
+  ip: string;
+}
+
+export interface FormErrors {
+  /** Shown at the top of the form. */
+  form?: string;
+  /** Field name → message, tied to the field. */
+  fields?: Record<string, string>;
+}
+
+export type StageResult = { done: true } | { done: false; errors: FormErrors; status: number };
+
+export interface Stage {
+  /** URL segment of the stage's form: POST /interaction/<uid>/<name>. */
+  readonly name: string;
+  needed(r: StageRequest): boolean | Promise<boolean>;
+  render(r: StageRequest, errors?: FormErrors): string | Promise<string>;
+  submit(r: StageRequest): Promise<StageResult>;
+}

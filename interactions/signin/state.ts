@@ -1,0 +1,37 @@
+/**
+ * Server-side state of one sign-in interaction (which stages passed, who signed in), keyed by
+ * the interaction uid. The browser only holds oidc-provider's interaction cookie.
+ */
+import type { EphemeralStore } from '../../src/store/types.ts';
+import { randomId } from '../../src/domain/secrets.ts';
+
+export interface SigninState {
+  /** CSRF token of every form of this interaction. */
+  csrf: string;
+  accountId?: string;
+  /** What the user typed as identifier, to prefill the form after an error. */
+  identifier?: string;
+  /** Stage names finished in this interaction. */
+  passed: string[];
+  /** RFC 8176 authentication method references collected so far. */
+  amr: string[];
+  expiresAt: number;
+}
+
+const key = (uid: string): string => `interaction-state:{${uid}}`;
+
+export class SigninStates {
+  constructor(private readonly store: EphemeralStore) {}
+
+  async load(uid: string, expiresAt: number): Promise<SigninState> {
+    return (await this.store.get<SigninState>(key(uid))) ?? { csrf: randomId(18), passed: [], amr: [], expiresAt };
+  }
+
+  async save(uid: string, state: SigninState): Promise<void> {
+    await this.store.put(key(uid), state, state.expiresAt);
+  }
+
+  async drop(uid: string): Promise<void> {
+    await this.store.delete(key(uid));
+  }
+}

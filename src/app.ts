@@ -1,0 +1,66 @@
+/**
+ * Composition root of the HTTP side: services → provider → our routes. The server and the
+ * tests build the same app.
+ */
+import type Provider from 'oidc-provider';
+import type { Services } from './services.ts';
+import { createProvider } from './provider/provider.ts';
+import { loadClientsFile, registry, type ClientEntry } from './provider/clients.ts';
+import { ConfigError } from './errors.ts';
+import { seedDemoUsers } from './demo-users.ts';
+import type { Branding } from '../interactions/views/layout.ts';
+import { securityHeaders } from '../interactions/http/security-headers.ts';
+import { errorHandler } from '../interactions/http/error-handler.ts';
+import { requestLog } from '../interactions/http/request-log.ts';
+import { healthRoutes } from '../interactions/ops/health.ts';
+import { assetRoutes } from '../interactions/ops/assets.ts';
+import { signinRoutes } from '../interactions/signin/routes.ts';
+import { passwordStage } from '../interactions/signin/password-stage.ts';
+import { changePasswordStage } from '../interactions/signin/change-password-stage.ts';
+import { demoRoutes } from '../interactions/demo/routes.ts';
+import { demoClient } from '../interactions/demo/demo-client.ts';
+import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
+
+export interface App {
+  provider: Provider;
+  /** Node request listener. */
+  callback: ReturnType<Provider['callback']>;
+  demoUsers: { login: string; password: string }[];
+}
+
+export async function buildApp(services: Services, extraClients: ClientEntry[] = []): Promise<App> {
+  const { config } = services;
+  const branding: Branding = {
+    productName: config.PRODUCT_NAME,
+    ...(config.HELPDESK_URL ? { helpdeskUrl: config.HELPDESK_URL } : {}),
+  };
+  const clients = [...loadClientsFile(config.CLIENTS_FILE), ...extraClients];
+  if (config.DEMO) clients.push(demoClient(config.ISSUER));
+  const ids = new Set<string>();
+  for (const c of clients) {
+    if (ids.has(c.client_id)) throw new ConfigError(`CLIENTS_FILE: client_id "${c.client_id}" is used twice (or clashes with the demo app)`);
+    ids.add(c.client_id);
+  }
+  const provider = createProvider(services, registry(clients), branding);
+  const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
+
+  const stages = [
+    passwordStage({ accounts: services.accounts, branding }),
+    changePasswordStage({ accounts: services.accounts, notifications: services.notifications, branding, clock: services.clock }),
+  ];
+
+  provider.use(requestLog(services.log));
+  provider.use(securityHeaders);
+  provider.use(errorHandler(branding, services.log));
+  for (const router of [
+    healthRoutes(services.store),
+    assetRoutes(),
+    signinRoutes({ provider, services, branding, stages }),
+    ...(config.DEMO ? [demoRoutes(services, branding, demoUsers)] : []),
+    ...(services.outbox ? [outboxRoutes(services.outbox, branding)] : []),
+  ]) {
+    provider.use(router.routes());
+    provider.use(router.allowedMethods());
+  }
+  return { provider, callback: provider.callback(), demoUsers };
+}

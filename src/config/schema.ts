@@ -1,0 +1,422 @@
+/**
+ * The one configuration schema. Every setting is an environment variable; each entry says
+ * what it means, its default and what is allowed. `docs/configuration.md` is generated from
+ * this file (`npm run docs:config`) and a test fails when it is stale.
+ */
+import { z } from 'zod';
+
+export type Env = Record<string, string | undefined>;
+
+export interface Setting<T> {
+  /** Group heading in the reference. */
+  group: string;
+  description: string;
+  /** What the reference shows as the default. */
+  defaultText: string;
+  /** Human description of allowed values, used in errors and the reference. */
+  allowed: string;
+  /** Secret settings may come from `NAME_FILE` and are never logged. */
+  secret?: boolean;
+  /** Parses the raw value (undefined when unset) given the already parsed settings. */
+  parse: (raw: string | undefined, prior: Prior) => T;
+}
+
+class InvalidValue extends Error {}
+
+/** The earlier settings a default may depend on (typed apart from ParsedConfig to avoid a cycle). */
+export interface Prior {
+  NODE_ENV?: 'development' | 'production' | 'test';
+  PORT?: number;
+  ISSUER?: string;
+  PRODUCT_NAME?: string;
+}
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+function fromZod<T>(schema: z.ZodType<T>, raw: string): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new InvalidValue();
+  return r.data;
+}
+
+function int(min: number, max: number, def: number | ((p: Prior) => number)) {
+  return (raw: string | undefined, p: Prior): number => {
+    if (raw === undefined || raw === '') return typeof def === 'function' ? def(p) : def;
+    if (!/^-?\d+$/.test(raw.trim())) throw new InvalidValue();
+    return fromZod(z.coerce.number().int().min(min).max(max), raw.trim());
+  };
+}
+
+function bool(def: boolean | ((p: Prior) => boolean)) {
+  return (raw: string | undefined, p: Prior): boolean => {
+    if (raw === undefined || raw === '') return typeof def === 'function' ? def(p) : def;
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    throw new InvalidValue();
+  };
+}
+
+function oneOf<const T extends string>(values: readonly T[], def: T) {
+  return (raw: string | undefined): T => {
+    if (raw === undefined || raw === '') return def;
+    const v = raw.trim() as T;
+    if (!values.includes(v)) throw new InvalidValue();
+    return v;
+  };
+}
+
+function optionalString(check?: (v: string) => boolean) {
+  return (raw: string | undefined): string | undefined => {
+    if (raw === undefined || raw.trim() === '') return undefined;
+    if (check && !check(raw.trim())) throw new InvalidValue();
+    return raw.trim();
+  };
+}
+
+function isUrl(protocols: string[]) {
+  return (v: string): boolean => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  };
+}
+
+const isDev = (p: Prior): boolean => p.NODE_ENV !== 'production';
+
+export const settings = {
+  NODE_ENV: setting({
+    group: 'Server',
+    description:
+      'Run mode. `development` seeds demo users, serves the demo app and the dev outbox, and generates keys into `DATA_DIR`; `production` refuses unsafe settings.',
+    defaultText: 'development',
+    allowed: 'development, production, test',
+    parse: oneOf(['development', 'production', 'test'] as const, 'development'),
+  }),
+  PORT: setting({
+    group: 'Server',
+    description: 'TCP port the HTTP server listens on.',
+    defaultText: '3000',
+    allowed: 'integer 0–65535 (0 picks a free port)',
+    parse: int(0, 65535, 3000),
+  }),
+  ISSUER: setting({
+    group: 'Server',
+    description:
+      'Public base URL of rekey: the OpenID Connect issuer. Every URL rekey builds starts here; the `Host` header is never used.',
+    defaultText: 'http://localhost:$PORT',
+    allowed: 'http(s) URL without query or fragment; https in production',
+    parse: (raw, p) => {
+      const v = raw?.trim() || `http://localhost:${p.PORT ?? 3000}`;
+      if (!isUrl(['http:', 'https:'])(v)) throw new InvalidValue();
+      const u = new URL(v);
+      if (u.search || u.hash) throw new InvalidValue();
+      return v.replace(/\/+$/, '');
+    },
+  }),
+  DATA_DIR: setting({
+    group: 'Server',
+    description:
+      'Folder of the embedded SQLite store and of the keys generated in development.',
+    defaultText: './data',
+    allowed: 'a writable folder path',
+    parse: (raw) => raw?.trim() || './data',
+  }),
+  PRODUCT_NAME: setting({
+    group: 'Branding',
+    description: 'Name shown on every page and in messages.',
+    defaultText: 'rekey',
+    allowed: '1–60 characters',
+    parse: (raw) => {
+      const v = raw?.trim() || 'rekey';
+      if (v.length > 60) throw new InvalidValue();
+      return v;
+    },
+  }),
+  HELPDESK_URL: setting({
+    group: 'Branding',
+    description: 'Link to the helpdesk, shown on sign-in and recovery pages.',
+    defaultText: '(unset: no link)',
+    allowed: 'http(s) or mailto: URL',
+    parse: optionalString(isUrl(['http:', 'https:', 'mailto:'])),
+  }),
+  TRUST_PROXY_HOPS: setting({
+    group: 'Server',
+    description:
+      'How many reverse proxies in front of rekey append to `X-Forwarded-For`. The client IP is taken that many hops from the right; 0 ignores the header, so a forged one changes nothing.',
+    defaultText: '0',
+    allowed: 'integer 0–10',
+    parse: int(0, 10, 0),
+  }),
+  MAX_BODY_BYTES: setting({
+    group: 'Server',
+    description: 'Largest accepted form or JSON body; larger ones get 413 and change nothing.',
+    defaultText: '16384',
+    allowed: 'integer 1024–1048576',
+    parse: int(1024, 1048576, 16384),
+  }),
+  LOG_LEVEL: setting({
+    group: 'Server',
+    description: 'pino log level. Logs never contain passwords, codes or tokens.',
+    defaultText: 'info (silent in test)',
+    allowed: 'fatal, error, warn, info, debug, trace, silent',
+    parse: (raw, p) =>
+      oneOf(
+        ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+        p.NODE_ENV === 'test' ? 'silent' : 'info',
+      )(raw),
+  }),
+  REDIS_URL: setting({
+    group: 'Store',
+    description:
+      'Use a Redis server as the store instead of the embedded SQLite store (scale-out: several rekey processes share it).',
+    defaultText: '(unset: SQLite in DATA_DIR)',
+    allowed: 'redis:// or rediss:// URL',
+    secret: true,
+    parse: optionalString(isUrl(['redis:', 'rediss:'])),
+  }),
+  REDIS_CLUSTER_NODES: setting({
+    group: 'Store',
+    description: 'Use a Redis Cluster as the store: comma-separated seed nodes.',
+    defaultText: '(unset)',
+    allowed: 'comma-separated host:port list',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const nodes = raw.split(',').map((s) => s.trim());
+      for (const n of nodes) if (!/^[A-Za-z0-9.\-:[\]]+:\d{1,5}$/.test(n)) throw new InvalidValue();
+      return nodes;
+    },
+  }),
+  REDIS_KEY_PREFIX: setting({
+    group: 'Store',
+    description: 'Prefix of every Redis key rekey writes, so several deployments can share one Redis.',
+    defaultText: 'rekey:',
+    allowed: '1–64 characters from A–Z a–z 0–9 : _ -',
+    parse: (raw) => {
+      const v = raw?.trim() || 'rekey:';
+      if (!/^[A-Za-z0-9:_-]{1,64}$/.test(v)) throw new InvalidValue();
+      return v;
+    },
+  }),
+  CLIENTS_FILE: setting({
+    group: 'Clients and keys',
+    description:
+      'JSON file listing the relying parties (see README, "Clients"). In development the demo app is added automatically.',
+    defaultText: '(unset: no clients besides the demo app)',
+    allowed: 'path of a readable JSON file',
+    parse: optionalString(),
+  }),
+  JWKS: setting({
+    group: 'Clients and keys',
+    description:
+      'Private signing keys as a JWK Set (`{"keys":[...]}`), each with a unique `kid`; the first key of each algorithm signs, the others still verify (rotation: put the new key first). Required in production; development generates keys into `DATA_DIR`.',
+    defaultText: '(generated in development)',
+    allowed: 'JWK Set JSON with private keys and unique kids',
+    secret: true,
+    parse: optionalString(),
+  }),
+  COOKIE_KEYS: setting({
+    group: 'Clients and keys',
+    description:
+      'Keys that sign cookies, comma-separated; the first signs, all verify (rotation: put the new key first). Required in production, each at least 32 characters.',
+    defaultText: '(generated in development)',
+    allowed: 'comma-separated strings of ≥ 32 characters',
+    secret: true,
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const keys = raw.split(',').map((s) => s.trim());
+      if (keys.some((k) => k.length < 32)) throw new InvalidValue();
+      return keys;
+    },
+  }),
+  HMAC_KEYS: setting({
+    group: 'Clients and keys',
+    description:
+      'Keys of the keyed hashes (HMAC) under which codes and identifiers are stored, comma-separated; the first writes, all verify (rotation: put the new key first). Required in production, each at least 32 characters.',
+    defaultText: '(generated in development)',
+    allowed: 'comma-separated strings of ≥ 32 characters',
+    secret: true,
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const keys = raw.split(',').map((s) => s.trim());
+      if (keys.some((k) => k.length < 32)) throw new InvalidValue();
+      return keys;
+    },
+  }),
+  SMTP_URL: setting({
+    group: 'Delivery',
+    description: 'SMTP server for email (`smtp://user:pass@host:port` or `smtps://…`).',
+    defaultText: '(unset: dev outbox in development)',
+    allowed: 'smtp:// or smtps:// URL',
+    secret: true,
+    parse: optionalString(isUrl(['smtp:', 'smtps:'])),
+  }),
+  MAIL_FROM: setting({
+    group: 'Delivery',
+    description: 'Sender of every email rekey sends.',
+    defaultText: '"$PRODUCT_NAME" <no-reply@ISSUER host>',
+    allowed: 'an address, optionally with a display name: Name <addr@host>',
+    parse: (raw, p) => {
+      const v = raw?.trim();
+      if (!v) return `"${p.PRODUCT_NAME ?? 'rekey'}" <no-reply@${new URL(p.ISSUER ?? 'http://localhost').hostname}>`;
+      if (!/^([^<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/.test(v)) throw new InvalidValue();
+      return v;
+    },
+  }),
+  DEV_OUTBOX: setting({
+    group: 'Delivery',
+    description:
+      'Keep messages that would be emailed or texted in the dev outbox at `/dev/outbox` instead of sending them. Refused in production.',
+    defaultText: 'true in development, false otherwise',
+    allowed: 'true, false',
+    parse: bool(isDev),
+  }),
+  DEMO: setting({
+    group: 'Development',
+    description:
+      'Seed demo users (printed at start) and serve the demo relying party at `/`. Refused in production.',
+    defaultText: 'true in development, false otherwise',
+    allowed: 'true, false',
+    parse: bool((p) => p.NODE_ENV === 'development'),
+  }),
+  ARGON2_MEMORY_KIB: setting({
+    group: 'Passwords',
+    description: 'argon2id memory cost in KiB (OWASP: 19456).',
+    defaultText: '19456',
+    allowed: 'integer 7168–1048576',
+    parse: int(7168, 1048576, 19456),
+  }),
+  ARGON2_TIME_COST: setting({
+    group: 'Passwords',
+    description: 'argon2id passes.',
+    defaultText: '2',
+    allowed: 'integer 2–20',
+    parse: int(2, 20, 2),
+  }),
+  ARGON2_PARALLELISM: setting({
+    group: 'Passwords',
+    description: 'argon2id lanes.',
+    defaultText: '1',
+    allowed: 'integer 1–16',
+    parse: int(1, 16, 1),
+  }),
+  PASSWORD_MIN_LENGTH: setting({
+    group: 'Passwords',
+    description:
+      'Shortest accepted new password, in characters (NIST 800-63B: 15 when the password is the only factor).',
+    defaultText: '15',
+    allowed: 'integer 8–64',
+    parse: int(8, 64, 15),
+  }),
+  PASSWORD_MAX_LENGTH: setting({
+    group: 'Passwords',
+    description: 'Longest accepted new password, in characters. Passwords are never truncated.',
+    defaultText: '256',
+    allowed: 'integer 64–1024',
+    parse: int(64, 1024, 256),
+  }),
+  PASSWORD_HISTORY: setting({
+    group: 'Passwords',
+    description: 'How many previous passwords a new password may not repeat.',
+    defaultText: '5',
+    allowed: 'integer 0–24',
+    parse: int(0, 24, 5),
+  }),
+  TEMP_PASSWORD_TTL_HOURS: setting({
+    group: 'Passwords',
+    description:
+      'Lifetime of a temporary password set by an admin; it must be changed at the next sign-in.',
+    defaultText: '72',
+    allowed: 'integer 1–720',
+    parse: int(1, 720, 72),
+  }),
+  SIGNIN_LOCKOUT_THRESHOLD: setting({
+    group: 'Sign-in protection',
+    description:
+      'Consecutive failed sign-ins of one account (or one unknown identifier) that lock it for a while.',
+    defaultText: '10',
+    allowed: 'integer 3–100',
+    parse: int(3, 100, 10),
+  }),
+  SIGNIN_LOCKOUT_SECONDS: setting({
+    group: 'Sign-in protection',
+    description: 'First lockout duration; it doubles with every further threshold reached.',
+    defaultText: '60',
+    allowed: 'integer 1–86400',
+    parse: int(1, 86400, 60),
+  }),
+  SIGNIN_LOCKOUT_MAX_SECONDS: setting({
+    group: 'Sign-in protection',
+    description: 'Cap of the doubling lockout duration.',
+    defaultText: '3600',
+    allowed: 'integer 1–604800',
+    parse: int(1, 604800, 3600),
+  }),
+  SIGNIN_MAX_CONSECUTIVE_FAILURES: setting({
+    group: 'Sign-in protection',
+    description:
+      'Consecutive failures after which the account stays locked until an admin unlocks it (NIST 800-63B: at most 100).',
+    defaultText: '100',
+    allowed: 'integer 10–100',
+    parse: int(10, 100, 100),
+  }),
+  SIGNIN_IP_MAX_FAILURES: setting({
+    group: 'Sign-in protection',
+    description: 'Failed sign-ins from one client IP within the window before that IP is throttled.',
+    defaultText: '50',
+    allowed: 'integer 5–100000',
+    parse: int(5, 100000, 50),
+  }),
+  SIGNIN_IP_WINDOW_SECONDS: setting({
+    group: 'Sign-in protection',
+    description: 'Window of the per-IP failure count.',
+    defaultText: '900',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 900),
+  }),
+  SESSION_TTL_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description: 'Lifetime of a sign-in session at rekey.',
+    defaultText: '86400',
+    allowed: 'integer 300–2592000',
+    parse: int(300, 2592000, 86400),
+  }),
+  INTERACTION_TTL_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description: 'Time a user has to finish the sign-in pages.',
+    defaultText: '1800',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 1800),
+  }),
+  ACCESS_TOKEN_TTL_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description: 'Access token lifetime.',
+    defaultText: '600',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 600),
+  }),
+  ID_TOKEN_TTL_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description: 'ID token lifetime.',
+    defaultText: '3600',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 3600),
+  }),
+  REFRESH_TOKEN_TTL_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description: 'Refresh token lifetime (only for clients allowed the refresh_token grant).',
+    defaultText: '1209600',
+    allowed: 'integer 300–31536000',
+    parse: int(300, 31536000, 1209600),
+  }),
+} as const;
+
+export type Settings = typeof settings;
+export type ParsedConfig = { [K in keyof Settings]: ReturnType<Settings[K]['parse']> };
+export type SettingName = keyof Settings;
+
+export { InvalidValue };

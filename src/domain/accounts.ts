@@ -1,0 +1,247 @@
+/**
+ * Accounts: creation, password sign-in with lockout, password changes and admin actions.
+ * Everything that changes an account goes through `update`, an optimistic read-modify-write
+ * on the record's version, so the server and the CLI can act on one account at once.
+ */
+import type { AccountRecord, Clock, Store } from '../store/types.ts';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { isValidEmail, isValidLogin, normalizeEmail, normalizeLogin } from './normalize.ts';
+import type { PasswordHasher } from './password-hasher.ts';
+import type { PasswordProblem, PasswordRules } from './password-rules.ts';
+import { accountSubject, type SigninLimits } from './signin-limits.ts';
+import { generateTemporaryPassword, randomId, type Hmac } from './secrets.ts';
+
+export interface NewAccount {
+  login: string;
+  email?: string;
+  name?: string;
+  groups?: string[];
+  admin?: boolean;
+  /** A chosen password (checked against the rules); when absent a temporary one is generated. */
+  password?: string;
+  /** Imported users get no password until invited. */
+  noPassword?: boolean;
+}
+
+export type SigninResult =
+  | { outcome: 'ok'; account: AccountRecord; mustChangePassword: boolean }
+  | { outcome: 'failed' }
+  | { outcome: 'locked'; hard: boolean; retryAfterSeconds?: number }
+  | { outcome: 'ip_throttled'; retryAfterSeconds: number }
+  | { outcome: 'temporary_password_expired' };
+
+export interface AccountsOptions {
+  temporaryPasswordTtlMs: number;
+  historySize: number;
+}
+
+export class Accounts {
+  constructor(
+    private readonly store: Store,
+    private readonly hasher: PasswordHasher,
+    readonly rules: PasswordRules,
+    private readonly limits: SigninLimits,
+    private readonly hmac: Hmac,
+    private readonly clock: Clock,
+    private readonly opts: AccountsOptions,
+  ) {}
+
+  async create(input: NewAccount): Promise<{ account: AccountRecord; temporaryPassword?: string }> {
+    const login = normalizeLogin(input.login);
+    if (!isValidLogin(login)) {
+      throw new InvalidInput(`login "${input.login}" is invalid: 1–64 characters a–z 0–9 . _ @ + -, starting with a letter or digit`);
+    }
+    const emails = input.email ? [normalizeEmail(input.email)] : [];
+    for (const e of emails) if (!isValidEmail(e)) throw new InvalidInput(`email "${input.email}" is invalid`);
+    const groups = normalizeGroups(input.groups ?? []);
+    const now = this.clock();
+    let temporaryPassword: string | undefined;
+    let passwordHash: string | undefined;
+    let passwordExpiresAt: number | undefined;
+    if (input.password !== undefined) {
+      const problem = await this.rules.check(input.password, { login, emails, history: [] });
+      if (problem) throw new InvalidInput(`password rejected: ${problem}`, { problem });
+      passwordHash = await this.hasher.hash(input.password);
+    } else if (!input.noPassword) {
+      temporaryPassword = generateTemporaryPassword();
+      passwordHash = await this.hasher.hash(temporaryPassword);
+      passwordExpiresAt = now + this.opts.temporaryPasswordTtlMs;
+    }
+    const account: AccountRecord = {
+      id: randomId(12),
+      login,
+      emails: emails.map((address) => ({ address, verified: false })),
+      name: input.name?.trim() || login,
+      groups,
+      admin: input.admin ?? false,
+      status: 'active',
+      passwordHistory: [],
+      mustChangePassword: temporaryPassword !== undefined,
+      notBefore: 0,
+      methods: [],
+      createdAt: now,
+      updatedAt: now,
+      version: 0,
+      ...(passwordHash ? { passwordHash } : {}),
+      ...(passwordExpiresAt ? { passwordExpiresAt } : {}),
+    };
+    await this.store.accounts.create(account);
+    return temporaryPassword ? { account, temporaryPassword } : { account };
+  }
+
+  get(id: string): Promise<AccountRecord | undefined> {
+    return this.store.accounts.get(id);
+  }
+
+  /** Login name or any registered email. */
+  findByIdentifier(identifier: string): Promise<AccountRecord | undefined> {
+    const id = identifier.normalize('NFKC').trim();
+    if (id.includes('@')) {
+      return this.store.accounts.findByEmail(normalizeEmail(id)).then(
+        async (a) => a ?? this.store.accounts.findByLogin(normalizeLogin(id)),
+      );
+    }
+    return this.store.accounts.findByLogin(normalizeLogin(id));
+  }
+
+  async require(idOrLogin: string): Promise<AccountRecord> {
+    const account = (await this.store.accounts.get(idOrLogin)) ?? (await this.findByIdentifier(idOrLogin));
+    if (!account) throw new NotFound(`no account "${idOrLogin}"`);
+    return account;
+  }
+
+  /** Lock-out subject of an identifier: the account, or a keyed hash for unknown ones. */
+  subjectFor(identifier: string, account: AccountRecord | undefined): string {
+    if (account) return accountSubject(account.id);
+    return `u:${this.hmac.digest('signin-identifier', normalizeLogin(identifier))}`;
+  }
+
+  /**
+   * Password sign-in. Unknown, disabled and password-less accounts cost one argon2 verify
+   * like real ones and end in the same `failed` outcome.
+   */
+  async authenticate(identifier: string, password: string, ip: string): Promise<SigninResult> {
+    const ipWait = await this.limits.ipThrottled(ip);
+    if (ipWait !== undefined) return { outcome: 'ip_throttled', retryAfterSeconds: ipWait };
+    const found = await this.findByIdentifier(identifier);
+    const subject = this.subjectFor(identifier, found);
+    const lock = await this.limits.lockState(subject);
+    if (lock.locked) return { outcome: 'locked', ...lock };
+    const ok = found?.passwordHash
+      ? await this.hasher.verify(found.passwordHash, password)
+      : await this.hasher.verifyDummy(password);
+    if (!ok || !found || found.status !== 'active') {
+      await this.limits.recordFailure(subject, ip);
+      return { outcome: 'failed' };
+    }
+    if (found.passwordExpiresAt !== undefined && found.passwordExpiresAt <= this.clock()) {
+      return { outcome: 'temporary_password_expired' };
+    }
+    await this.limits.clear(subject);
+    return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword };
+  }
+
+  /** Optimistic read-modify-write; retries when another writer got there first. */
+  async update(id: string, mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>): Promise<AccountRecord> {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const current = await this.store.accounts.get(id);
+      if (!current) throw new NotFound(`no account "${id}"`);
+      const next = { ...(await mutate(structuredClone(current))), version: current.version, updatedAt: this.clock() };
+      if (await this.store.accounts.replace(next)) return { ...next, version: current.version + 1 };
+    }
+    throw new Conflict('the account is being changed by someone else; try again');
+  }
+
+  /**
+   * Sets a new password chosen by the user. Returns the rule it breaks, if any, and then
+   * changes nothing. Other sessions end (notBefore) unless `keepSessions`.
+   */
+  async changePassword(id: string, newPassword: string, options: { signOutEverywhere: boolean }): Promise<PasswordProblem | undefined> {
+    const account = await this.store.accounts.get(id);
+    if (!account) throw new NotFound(`no account "${id}"`);
+    const history = [account.passwordHash, ...account.passwordHistory].filter((h): h is string => !!h);
+    const problem = await this.rules.check(newPassword, {
+      login: account.login,
+      emails: account.emails.map((e) => e.address),
+      history: history.slice(0, this.opts.historySize + 1),
+    });
+    if (problem) return problem;
+    const hash = await this.hasher.hash(newPassword);
+    await this.update(id, (a) => {
+      const previous = [a.passwordHash, ...a.passwordHistory].filter((h): h is string => !!h);
+      const next: AccountRecord = {
+        ...a,
+        passwordHash: hash,
+        passwordHistory: previous.slice(0, this.opts.historySize),
+        mustChangePassword: false,
+      };
+      delete next.passwordExpiresAt;
+      if (options.signOutEverywhere) next.notBefore = this.clock();
+      return next;
+    });
+    await this.limits.clear(accountSubject(id));
+    if (options.signOutEverywhere) await this.store.oidc.revokeByAccount(id);
+    return undefined;
+  }
+
+  /** An admin sets a new temporary password; it must be changed at the next sign-in. */
+  async issueTemporaryPassword(id: string): Promise<string> {
+    const temporaryPassword = generateTemporaryPassword();
+    const hash = await this.hasher.hash(temporaryPassword);
+    await this.update(id, (a) => ({
+      ...a,
+      passwordHash: hash,
+      passwordExpiresAt: this.clock() + this.opts.temporaryPasswordTtlMs,
+      mustChangePassword: true,
+      notBefore: this.clock(),
+    }));
+    await this.store.oidc.revokeByAccount(id);
+    return temporaryPassword;
+  }
+
+  /**
+   * Signs the account out everywhere: `notBefore` makes every older session, grant and token
+   * invalid at once; deleting them afterwards is cleanup.
+   */
+  async signOutEverywhere(id: string): Promise<number> {
+    await this.update(id, (a) => ({ ...a, notBefore: this.clock() }));
+    return this.store.oidc.revokeByAccount(id);
+  }
+
+  async setStatus(id: string, status: AccountRecord['status']): Promise<AccountRecord> {
+    const a = await this.update(id, (acc) => ({ ...acc, status, ...(status === 'disabled' ? { notBefore: this.clock() } : {}) }));
+    if (status === 'disabled') await this.store.oidc.revokeByAccount(id);
+    return a;
+  }
+
+  setGroups(id: string, groups: string[]): Promise<AccountRecord> {
+    return this.update(id, (a) => ({ ...a, groups: normalizeGroups(groups) }));
+  }
+
+  setAdmin(id: string, admin: boolean): Promise<AccountRecord> {
+    return this.update(id, (a) => ({ ...a, admin }));
+  }
+
+  async unlock(id: string): Promise<void> {
+    await this.limits.clear(accountSubject(id));
+  }
+
+  failures(id: string): Promise<number> {
+    return this.limits.failures(accountSubject(id));
+  }
+
+  lockState(id: string) {
+    return this.limits.lockState(accountSubject(id));
+  }
+}
+
+function normalizeGroups(groups: string[]): string[] {
+  const out = new Set<string>();
+  for (const g of groups) {
+    const n = g.normalize('NFKC').trim();
+    if (!n) continue;
+    if (!/^[\p{L}\p{N}._ -]{1,64}$/u.test(n)) throw new InvalidInput(`group "${g}" is invalid: 1–64 letters, digits, . _ - or space`);
+    out.add(n);
+  }
+  return [...out].sort();
+}

@@ -1,0 +1,123 @@
+/**
+ * oidc-provider set up for rekey: our adapter, keys, clients, claims, TTLs, and our own pages
+ * for errors and sign-out. The sign-in interaction itself lives in interactions/.
+ */
+import Provider, { interactionPolicy, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Services } from '../services.ts';
+import type { AccountRecord } from '../store/types.ts';
+import { modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
+import type { ClientRegistry } from './clients.ts';
+import type { Branding } from '../../interactions/views/layout.ts';
+import { errorPage } from '../../interactions/views/pages/error.ts';
+import { loggedOutPage, logoutPage } from '../../interactions/views/pages/logout.ts';
+
+export function accountClaims(account: AccountRecord): AccountClaims {
+  const primary = account.emails[0];
+  return {
+    sub: account.id,
+    name: account.name,
+    preferred_username: account.login,
+    ...(primary ? { email: primary.address, email_verified: primary.verified } : {}),
+    groups: account.groups,
+  };
+}
+
+function policy() {
+  const { Check, base } = interactionPolicy;
+  const prompts = base();
+  // A session whose account was disabled or deleted must sign in again, never pass through.
+  prompts.get('login')!.checks.add(
+    new Check('account_unavailable', 'the account of this session cannot sign in', (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return prompts;
+}
+
+export function createProvider(services: Services, clients: ClientRegistry, branding: Branding): Provider {
+  const { config, store, clock, keys } = services;
+  const ttl = {
+    AccessToken: config.ACCESS_TOKEN_TTL_SECONDS,
+    AuthorizationCode: 60,
+    IdToken: config.ID_TOKEN_TTL_SECONDS,
+    Interaction: config.INTERACTION_TTL_SECONDS,
+    Session: config.SESSION_TTL_SECONDS,
+    Grant: Math.max(config.SESSION_TTL_SECONDS, config.REFRESH_TOKEN_TTL_SECONDS),
+    RefreshToken: config.REFRESH_TOKEN_TTL_SECONDS,
+  };
+
+  const configuration: Configuration = {
+    adapter: modelAdapterFactory({ oidc: store.oidc, accounts: store.accounts, clock }),
+    clients: clients.metadata,
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    claims: {
+      amr: null,
+      acr: null,
+      auth_time: null,
+      sid: null,
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+      groups: ['groups'],
+    },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    // ID tokens carry the claims of their scopes, not only the userinfo endpoint.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(branding, form);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.body = loggedOutPage(branding);
+        },
+      },
+    },
+    pkce: { required: () => true },
+    ttl,
+    interactions: {
+      policy: policy(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    async findAccount(_ctx, sub) {
+      const account = await store.accounts.get(sub);
+      if (!account || account.status !== 'active') return undefined;
+      return { accountId: sub, claims: () => accountClaims(account) };
+    },
+    // First-party clients get their grant without a consent page.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { oidc } = ctx;
+      const clientId = oidc.client!.clientId;
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(clientId);
+      const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+      if (!clients.firstParty.has(clientId)) return existing;
+      const grant = existing ?? new oidc.provider.Grant({ clientId, accountId: oidc.session!.accountId! });
+      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+      grant.addOIDCClaims([...oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+    issueRefreshToken: async (ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || clients.firstParty.has(client.clientId)),
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = errorPage(branding, out.error_description ?? out.error);
+    },
+  };
+
+  const provider = new Provider(config.ISSUER, configuration);
+  provider.proxy = config.TRUST_PROXY_HOPS > 0;
+  return provider;
+}

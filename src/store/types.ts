@@ -1,0 +1,155 @@
+/**
+ * The store interface every backend (SQLite, Redis, Redis Cluster) implements and the one
+ * contract suite (test/contract/store.contract.ts) checks. The domain depends on this file
+ * only.
+ *
+ * Rules every backend keeps:
+ * - Expiry is decided against the stored `expiresAt` and the injected clock, never against
+ *   the backend's own time; backend TTLs only collect garbage.
+ * - Keys of one account (its record, its counters, its flows) are grouped so multi-key atomic
+ *   steps stay on one Redis Cluster slot: callers pass an `accountId` as the group where it
+ *   matters; ephemeral keys may carry a `{group}` part for the same reason.
+ * - All methods are async and reject with `StoreUnavailable` when the backend is down.
+ */
+
+/** Milliseconds since the epoch; the domain's clock. */
+export type Clock = () => number;
+
+export type AccountStatus = 'active' | 'disabled';
+
+export interface EmailAddress {
+  /** Normalized: trimmed, NFKC, lower-cased. */
+  address: string;
+  /** True only once the address was proven by a code sent to it. */
+  verified: boolean;
+}
+
+export interface AccountRecord {
+  id: string;
+  /** Normalized login name (NFKC, lower-cased, trimmed); unique. */
+  login: string;
+  /** The first is the primary address. Every address is unique across accounts. */
+  emails: EmailAddress[];
+  name: string;
+  groups: string[];
+  admin: boolean;
+  status: AccountStatus;
+  /** argon2id PHC string, or undefined when no password is set (e.g. imported, not invited). */
+  passwordHash?: string;
+  /** Previous password hashes, newest first, for the history rule. */
+  passwordHistory: string[];
+  /** Set for a temporary password: it stops working at this time and must be changed at sign-in. */
+  passwordExpiresAt?: number;
+  mustChangePassword: boolean;
+  /** Every session, grant and token written before this time (ms) is refused. */
+  notBefore: number;
+  /** Recovery/authentication methods, opaque to the store (added by the registration issue). */
+  methods: unknown[];
+  createdAt: number;
+  updatedAt: number;
+  /** Incremented by every successful `replace`; used for optimistic concurrency. */
+  version: number;
+}
+
+export interface AccountRepo {
+  /** Creates the account; rejects with `Conflict` when the login or an email is taken. */
+  create(account: AccountRecord): Promise<void>;
+  get(id: string): Promise<AccountRecord | undefined>;
+  findByLogin(login: string): Promise<AccountRecord | undefined>;
+  findByEmail(email: string): Promise<AccountRecord | undefined>;
+  /**
+   * Writes `next` if the stored version still equals `next.version`; the stored version becomes
+   * `next.version + 1`. Returns false when someone else wrote first (caller re-reads and
+   * retries). Rejects with `Conflict` when a changed login/email is taken. Keeps the unique
+   * indexes in step.
+   */
+  replace(next: AccountRecord): Promise<boolean>;
+  /** `notBefore` alone: the cheap read the revocation check makes on every session/token use. */
+  notBefore(id: string): Promise<number | undefined>;
+  /** Pages through accounts ordered by login. */
+  list(options: { offset: number; limit: number }): Promise<AccountRecord[]>;
+  count(): Promise<number>;
+}
+
+/** Short-lived JSON records: flows, challenges, interaction stage state. */
+export interface EphemeralStore {
+  put(key: string, value: unknown, expiresAt: number): Promise<void>;
+  /** The value, or undefined when missing or `expiresAt` has passed. */
+  get<T>(key: string): Promise<T | undefined>;
+  /** Atomically reads and deletes: of concurrent callers exactly one gets the value. */
+  consume<T>(key: string): Promise<T | undefined>;
+  delete(key: string): Promise<void>;
+}
+
+export interface CounterState {
+  count: number;
+  /** When the window ends (ms). */
+  resetAt: number;
+}
+
+/** Atomic counters with a fixed window that starts at the first hit. */
+export interface CounterStore {
+  /** Adds `by` (default 1) and returns the new state; starts a new window when the old one ended. */
+  hit(key: string, windowMs: number, by?: number): Promise<CounterState>;
+  get(key: string): Promise<CounterState | undefined>;
+  reset(key: string): Promise<void>;
+}
+
+/** oidc-provider model names stored through the adapter. */
+export type OidcModelName = string;
+
+export interface OidcRecord {
+  payload: Record<string, unknown>;
+  /** When this id was first written (ms): compared against the account's `notBefore`. */
+  createdAt: number;
+}
+
+export interface OidcIndexes {
+  accountId?: string;
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+}
+
+export interface OidcModelStore {
+  /** Writes the payload; a re-upsert of the same id keeps its first `createdAt`. */
+  upsert(model: OidcModelName, id: string, payload: Record<string, unknown>, expiresAt: number, indexes: OidcIndexes): Promise<void>;
+  find(model: OidcModelName, id: string): Promise<OidcRecord | undefined>;
+  findByUid(model: OidcModelName, uid: string): Promise<OidcRecord | undefined>;
+  findByUserCode(model: OidcModelName, userCode: string): Promise<OidcRecord | undefined>;
+  /** Marks the record consumed (`payload.consumed = epoch seconds`). */
+  consume(model: OidcModelName, id: string): Promise<void>;
+  destroy(model: OidcModelName, id: string): Promise<void>;
+  /** Destroys every record (any model) carrying this grantId. */
+  revokeByGrantId(grantId: string): Promise<void>;
+  /** Destroys every record (any model) carrying this accountId; returns how many. */
+  revokeByAccount(accountId: string): Promise<number>;
+  /** Counts live records of one model for an account (e.g. sessions), for tests and the CLI. */
+  countByAccount(model: OidcModelName, accountId: string): Promise<number>;
+}
+
+export interface LogEntry {
+  /** Assigned by the store, increasing within a stream. */
+  seq?: number;
+  at: number;
+  [field: string]: unknown;
+}
+
+/** Append-only streams: the audit trail and the dev outbox. */
+export interface LogStore {
+  append(stream: string, entry: LogEntry, retainUntil: number): Promise<void>;
+  /** Newest first. */
+  list(stream: string, options: { limit: number; since?: number }): Promise<LogEntry[]>;
+}
+
+export interface Store {
+  readonly backend: 'sqlite' | 'redis' | 'redis-cluster';
+  readonly accounts: AccountRepo;
+  readonly ephemeral: EphemeralStore;
+  readonly counters: CounterStore;
+  readonly oidc: OidcModelStore;
+  readonly logs: LogStore;
+  /** Resolves when the backend answers; rejects with `StoreUnavailable` otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
