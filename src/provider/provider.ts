@@ -60,7 +60,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       acr: null,
       auth_time: null,
       sid: null,
-      openid: ['sub'],
+      // amr and acr belong to every ID token: relying parties read how the user signed in.
+      openid: ['sub', 'amr', 'acr'],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
       groups: ['groups'],

@@ -1,0 +1,69 @@
+/**
+ * A minimal cookie-keeping browser over supertest's agent: follows redirects by hand so tests
+ * can stop at the relying party's callback, and reads forms out of rekey's pages.
+ */
+import request from 'supertest';
+
+export interface Page {
+  status: number;
+  url: string;
+  text: string;
+  location?: string;
+}
+
+export class Browser {
+  readonly agent: ReturnType<typeof request.agent>;
+
+  constructor(private readonly base: string) {
+    this.agent = request.agent(base);
+  }
+
+  private rel(url: string): string {
+    const u = new URL(url, this.base);
+    if (u.origin !== new URL(this.base).origin) throw new Error(`refusing to leave the test server: ${url}`);
+    return u.pathname + u.search;
+  }
+
+  async get(url: string): Promise<Page> {
+    const res = await this.agent.get(this.rel(url)).redirects(0);
+    return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
+  }
+
+  async post(url: string, form: Record<string, string>): Promise<Page> {
+    const res = await this.agent.post(this.rel(url)).type('form').send(form).redirects(0);
+    return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
+  }
+
+  /** Follows redirects until a page renders or the redirect leaves for `stopAt` (the RP callback). */
+  async follow(page: Page, stopAt?: string): Promise<Page> {
+    let p = page;
+    for (let i = 0; i < 20; i += 1) {
+      if (!p.location || p.status < 300 || p.status >= 400) return p;
+      const next = new URL(p.location, p.url).toString();
+      if (stopAt && next.startsWith(stopAt)) return { ...p, location: next };
+      p = await this.get(next);
+    }
+    throw new Error('too many redirects');
+  }
+
+  async open(url: string, stopAt?: string): Promise<Page> {
+    return this.follow(await this.get(url), stopAt);
+  }
+
+  async submit(page: Page, action: string, fields: Record<string, string>, stopAt?: string): Promise<Page> {
+    const csrf = hiddenValue(page.text, 'csrf');
+    return this.follow(await this.post(new URL(action, page.url).toString(), { csrf, ...fields }), stopAt);
+  }
+}
+
+export function hiddenValue(html: string, name: string): string {
+  const m = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+  if (!m) throw new Error(`no field ${name} in page:\n${html.slice(0, 2000)}`);
+  return m[1]!;
+}
+
+export function formAction(html: string, contains: string): string {
+  const m = new RegExp(`action="([^"]*${contains}[^"]*)"`).exec(html);
+  if (!m) throw new Error(`no form posting to *${contains}* in page:\n${html.slice(0, 2000)}`);
+  return m[1]!.replace(/&amp;/g, '&');
+}
