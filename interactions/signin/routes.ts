@@ -36,7 +36,8 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   async function load(ctx: Context): Promise<{ details: Details; state: SigninState; request: StageRequest }> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) throw new NotFound();
-    const state = await states.load(details.uid, details.exp * 1000);
+    // Our clock, not oidc-provider's: expiry in the store is always judged by the injected clock.
+    const state = await states.load(details.uid, services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000);
     const client = await provider.Client.find(String(details.params.client_id));
     const account = state.accountId ? await services.accounts.get(state.accountId) : undefined;
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 320) : undefined;

@@ -14,7 +14,11 @@ export interface Page {
 export class Browser {
   readonly agent: ReturnType<typeof request.agent>;
 
-  constructor(private readonly base: string) {
+  constructor(
+    private readonly base: string,
+    /** Sent with every request (e.g. X-Forwarded-For behind a test proxy). */
+    private readonly headers: Record<string, string> = {},
+  ) {
     this.agent = request.agent(base);
   }
 
@@ -25,12 +29,12 @@ export class Browser {
   }
 
   async get(url: string): Promise<Page> {
-    const res = await this.agent.get(this.rel(url)).redirects(0);
+    const res = await this.agent.get(this.rel(url)).set(this.headers).redirects(0);
     return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
   }
 
   async post(url: string, form: Record<string, string>): Promise<Page> {
-    const res = await this.agent.post(this.rel(url)).type('form').send(form).redirects(0);
+    const res = await this.agent.post(this.rel(url)).set(this.headers).type('form').send(form).redirects(0);
     return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
   }
 
