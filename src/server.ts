@@ -4,9 +4,12 @@ import { loadConfig } from './config/load.ts';
 import { createServices } from './services.ts';
 import { buildApp } from './app.ts';
 import { ConfigError } from './errors.ts';
+import { loadClientsFile } from './provider/clients.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // A malformed clients file must stop start-up before anything is written to DATA_DIR.
+  loadClientsFile(config.CLIENTS_FILE);
   const services = await createServices(config);
   const app = await buildApp(services);
   const server = createServer(app.callback);

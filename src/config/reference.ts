@@ -13,17 +13,17 @@ export function configurationReference(): string {
     'and what is allowed.',
     '',
   ];
-  let group = '';
-  for (const name of Object.keys(settings) as SettingName[]) {
-    const s = settings[name];
-    if (s.group !== group) {
-      group = s.group;
-      lines.push(`## ${group}`, '', '| Variable | Default | Allowed | Description |', '| --- | --- | --- | --- |');
+  // One section per group, in the order groups first appear in the schema.
+  const names = Object.keys(settings) as SettingName[];
+  const groups = [...new Set(names.map((name) => settings[name].group))];
+  for (const group of groups) {
+    lines.push(`## ${group}`, '', '| Variable | Default | Allowed | Description |', '| --- | --- | --- | --- |');
+    for (const name of names.filter((n) => settings[n].group === group)) {
+      const s = settings[name];
+      const secret = (s as { secret?: boolean }).secret ? ' *secret* (`' + name + '_FILE`)' : '';
+      lines.push(`| \`${name}\`${secret} | ${cell(s.defaultText)} | ${cell(s.allowed)} | ${cell(s.description)} |`);
     }
-    const secret = (s as { secret?: boolean }).secret ? ' *secret* (`' + name + '_FILE`)' : '';
-    lines.push(`| \`${name}\`${secret} | ${cell(s.defaultText)} | ${cell(s.allowed)} | ${cell(s.description)} |`);
-    const next = Object.keys(settings)[Object.keys(settings).indexOf(name) + 1] as SettingName | undefined;
-    if (!next || settings[next].group !== group) lines.push('');
+    lines.push('');
   }
   return lines.join('\n');
 }

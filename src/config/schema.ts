@@ -271,7 +271,7 @@ export const settings = {
     group: 'Delivery',
     description:
       'Keep messages that would be emailed or texted in the dev outbox at `/dev/outbox` instead of sending them. Refused in production.',
-    defaultText: 'true in development, false otherwise',
+    defaultText: 'true in development and test, false in production',
     allowed: 'true, false',
     parse: bool(isDev),
   }),

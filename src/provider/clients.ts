@@ -27,7 +27,9 @@ const clientSchema = z
   .refine((c) => c.public || c.client_secret, { message: 'needs client_secret, or "public": true', path: ['client_secret'] })
   .refine((c) => !(c.public && c.client_secret), { message: 'a public client has no client_secret', path: ['client_secret'] });
 
-const fileSchema = z.union([z.array(clientSchema), z.object({ clients: z.array(clientSchema) }).strict()]);
+// Picked by the shape of the file rather than a z.union, whose error would hide the path of the bad field.
+const listSchema = z.array(clientSchema);
+const wrappedSchema = z.object({ clients: listSchema }).strict();
 
 export type ClientEntry = z.infer<typeof clientSchema>;
 
@@ -51,13 +53,15 @@ export function toMetadata(c: ClientEntry): ClientMetadata {
 }
 
 export function parseClients(json: unknown, source: string): ClientEntry[] {
-  const r = fileSchema.safeParse(json);
+  const r = Array.isArray(json) ? listSchema.safeParse(json) : wrappedSchema.transform((f) => f.clients).safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    // An unknown field is reported at its own path, not at the client holding it.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+    const where = path.length ? path.join('.') : '(top level)';
     throw new ConfigError(`CLIENTS_FILE=${source} is invalid at ${where}: ${issue.message}`);
   }
-  const list = Array.isArray(r.data) ? r.data : r.data.clients;
+  const list = r.data;
   const ids = new Set<string>();
   for (const c of list) {
     if (ids.has(c.client_id)) throw new ConfigError(`CLIENTS_FILE=${source} is invalid: client_id "${c.client_id}" appears twice`);
@@ -78,7 +82,9 @@ export function loadClientsFile(path: string | undefined): ClientEntry[] {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(`CLIENTS_FILE=${path} is not valid JSON: ${(e as Error).message}`);
+    // Only the position: the parser's own message may quote part of a client secret.
+    const where = /position \d+(?: \(line \d+ column \d+\))?/.exec((e as Error).message)?.[0];
+    throw new ConfigError(`CLIENTS_FILE=${path} is not valid JSON${where ? ` (at ${where})` : ''}`);
   }
   return parseClients(json, path);
 }
