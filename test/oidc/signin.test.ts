@@ -86,7 +86,8 @@ describe('OIDC sign-in end to end (openid-client, authorization code + PKCE)', (
       assert.match(done.text, /The username or password is incorrect, or the account cannot sign in\./);
       bodies.push(done.text.replace(/value="[^"]*"/g, '').replace(/\/interaction\/[^/"]+/g, ''));
     }
-    assert.equal(bodies[1], bodies[0].replace('value=""', 'value=""'), 'unknown user page equals wrong password page');
+    assert.equal(bodies[1], bodies[0], 'the unknown-user page equals the wrong-password page');
+    assert.equal(bodies[2], bodies[0], 'the disabled-user page equals the wrong-password page');
   });
 
   it('consent: a third-party client asks, "Allow" issues tokens, "Deny" returns access_denied', async () => {
