@@ -4,8 +4,24 @@
  * written before the account's `notBefore` is treated as gone: that check, not the cleanup
  * that deletes the records, is what makes a reset or sign-out hold.
  */
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { AccountRepo, Clock, OidcModelStore, OidcRecord } from '../../src/store/types.ts';
+import { StoreUnavailable } from '../../src/errors.ts';
+
+/**
+ * A store outage inside oidc-provider must reach the user as "temporarily unavailable"
+ * (HTTP 503, OAuth `temporarily_unavailable`), not as a generic 500.
+ */
+export async function guard<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (!(e instanceof StoreUnavailable)) throw e;
+    const err = new errors.CustomOIDCProviderError('temporarily_unavailable', new StoreUnavailable().message);
+    Object.assign(err, { status: 503, statusCode: 503 });
+    throw err;
+  }
+}
 
 export interface ModelAdapterDeps {
   oidc: OidcModelStore;
@@ -36,36 +52,38 @@ class ModelAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     const accountId = typeof payload.accountId === 'string' && ACCOUNT_BOUND.has(this.model) ? payload.accountId : undefined;
-    await this.deps.oidc.upsert(this.model, id, payload as Record<string, unknown>, this.deps.clock() + expiresIn * 1000, {
-      ...(accountId ? { accountId } : {}),
-      ...(payload.grantId ? { grantId: payload.grantId } : {}),
-      ...(payload.uid ? { uid: payload.uid } : {}),
-      ...(payload.userCode ? { userCode: payload.userCode } : {}),
-    });
+    await guard(
+      this.deps.oidc.upsert(this.model, id, payload as Record<string, unknown>, this.deps.clock() + expiresIn * 1000, {
+        ...(accountId ? { accountId } : {}),
+        ...(payload.grantId ? { grantId: payload.grantId } : {}),
+        ...(payload.uid ? { uid: payload.uid } : {}),
+        ...(payload.userCode ? { userCode: payload.userCode } : {}),
+      }),
+    );
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.valid(await this.deps.oidc.find(this.model, id));
+    return guard(this.deps.oidc.find(this.model, id).then((r) => this.valid(r)));
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.valid(await this.deps.oidc.findByUid(this.model, uid));
+    return guard(this.deps.oidc.findByUid(this.model, uid).then((r) => this.valid(r)));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.valid(await this.deps.oidc.findByUserCode(this.model, userCode));
+    return guard(this.deps.oidc.findByUserCode(this.model, userCode).then((r) => this.valid(r)));
   }
 
   async consume(id: string): Promise<void> {
-    await this.deps.oidc.consume(this.model, id);
+    await guard(this.deps.oidc.consume(this.model, id));
   }
 
   async destroy(id: string): Promise<void> {
-    await this.deps.oidc.destroy(this.model, id);
+    await guard(this.deps.oidc.destroy(this.model, id));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.deps.oidc.revokeByGrantId(grantId);
+    await guard(this.deps.oidc.revokeByGrantId(grantId));
   }
 
   private async valid(record: OidcRecord | undefined): Promise<AdapterPayload | undefined> {

@@ -5,7 +5,7 @@
 import Provider, { interactionPolicy, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
-import { modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
+import { guard, modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Branding } from '../../interactions/views/layout.ts';
 import { errorPage } from '../../interactions/views/pages/error.ts';
@@ -93,7 +93,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     async findAccount(_ctx, sub) {
-      const account = await store.accounts.get(sub);
+      const account = await guard(store.accounts.get(sub));
       if (!account || account.status !== 'active') return undefined;
       return { accountId: sub, claims: () => accountClaims(account) };
     },
