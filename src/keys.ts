@@ -54,7 +54,13 @@ const randomKey = (): string => randomBytes(32).toString('base64url');
 
 function devKeyFile(config: Config): KeyMaterial {
   const file = join(config.DATA_DIR, 'dev-keys.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as KeyMaterial;
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Partial<KeyMaterial>;
+    if (!stored.jwks?.keys?.length || !stored.cookieKeys?.length || !stored.hmacKeys?.length) {
+      throw new ConfigError(`DATA_DIR=${config.DATA_DIR}: dev-keys.json is incomplete; delete it to generate new development keys`);
+    }
+    return stored as KeyMaterial;
+  }
   const material: KeyMaterial = {
     jwks: { keys: [generateSigningKey()] },
     cookieKeys: [randomKey()],

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ConfigError, RekeyError } from '../errors.ts';
 import { registerUsers } from './commands/users.ts';
+import { registerStore } from './commands/store.ts';
 import { CliError } from './runtime.ts';
 
 export function buildProgram(): Command {
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(add --help for usage)');
   registerUsers(program);
+  registerStore(program);
   return program;
 }
 

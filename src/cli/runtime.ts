@@ -28,8 +28,10 @@ export function withServices<A extends unknown[]>(
   return async (...args: A) => {
     const { loadConfig } = await import('../config/load.ts');
     const { createServices } = await import('../services.ts');
+    const { createLogger } = await import('../log.ts');
     const config = loadConfig();
-    const services = await createServices(config);
+    // Logs go to stderr so stdout stays the command's own output (tables, JSON).
+    const services = await createServices(config, { log: createLogger(config.LOG_LEVEL, 2) });
     try {
       await action(services, ...args);
     } finally {

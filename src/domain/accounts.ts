@@ -46,14 +46,26 @@ export class Accounts {
     private readonly opts: AccountsOptions,
   ) {}
 
-  async create(input: NewAccount): Promise<{ account: AccountRecord; temporaryPassword?: string }> {
+  /** Normalizes and checks the fields of a new account, without writing anything. */
+  private prepare(input: NewAccount): { login: string; emails: string[]; groups: string[] } {
     const login = normalizeLogin(input.login);
     if (!isValidLogin(login)) {
       throw new InvalidInput(`login "${input.login}" is invalid: 1–64 characters a–z 0–9 . _ @ + -, starting with a letter or digit`);
     }
     const emails = input.email ? [normalizeEmail(input.email)] : [];
     for (const e of emails) if (!isValidEmail(e)) throw new InvalidInput(`email "${input.email}" is invalid`);
-    const groups = normalizeGroups(input.groups ?? []);
+    return { login, emails, groups: normalizeGroups(input.groups ?? []) };
+  }
+
+  /** What `create` would refuse (invalid or taken login/email), for dry runs. */
+  async validateNew(input: NewAccount): Promise<void> {
+    const { login, emails } = this.prepare(input);
+    if (await this.store.accounts.findByLogin(login)) throw new Conflict(`login "${login}" is taken`);
+    for (const e of emails) if (await this.store.accounts.findByEmail(e)) throw new Conflict(`email "${e}" is taken`);
+  }
+
+  async create(input: NewAccount): Promise<{ account: AccountRecord; temporaryPassword?: string }> {
+    const { login, emails, groups } = this.prepare(input);
     const now = this.clock();
     let temporaryPassword: string | undefined;
     let passwordHash: string | undefined;
@@ -191,10 +203,13 @@ export class Accounts {
     await this.update(id, (a) => ({
       ...a,
       passwordHash: hash,
+      // A temporary password is the admin's, not the user's: the user's last one stays in history.
+      passwordHistory: a.passwordHash && !a.mustChangePassword ? [a.passwordHash, ...a.passwordHistory].slice(0, this.opts.historySize) : a.passwordHistory,
       passwordExpiresAt: this.clock() + this.opts.temporaryPasswordTtlMs,
       mustChangePassword: true,
       notBefore: this.clock(),
     }));
+    await this.limits.clear(accountSubject(id));
     await this.store.oidc.revokeByAccount(id);
     return temporaryPassword;
   }

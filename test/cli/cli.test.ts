@@ -4,22 +4,15 @@
  * changed. Independent spawns run in parallel to keep the file fast.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
 import { createServices, type Services } from '../../src/services.ts';
+import { runCli, type CliRun as Run } from '../support/cli.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const GOOD_PASSWORD = 'violet tractor moonlit harbor';
 const IP = '127.0.0.1';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('rekey CLI', function () {
   this.timeout(60_000);
@@ -28,20 +21,7 @@ describe('rekey CLI', function () {
   let services: Services;
 
   function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, ...options.env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(options.input ?? '');
-    });
+    return runCli(args, { ...env, ...options.env }, options.input ?? '');
   }
 
   const find = (login: string) => services.store.accounts.findByLogin(login);

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerCreate, registerTempPassword } from './users-create.ts';
 import { registerManage } from './users-manage.ts';
 import { registerView } from './users-view.ts';
+import { registerImport } from './users-import.ts';
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -13,4 +14,5 @@ export function registerUsers(program: Command): void {
   registerView(users);
   registerManage(users);
   registerTempPassword(users);
+  registerImport(users);
 }
