@@ -1,13 +1,23 @@
 /** Picks the store backend from config: SQLite by default, Redis / Redis Cluster when configured. */
 import { join } from 'node:path';
 import type { Config } from '../../src/config/load.ts';
-import { ConfigError } from '../../src/errors.ts';
 import type { Clock, Store } from '../../src/store/types.ts';
+import { openRedisStore } from './redis/index.ts';
 import { openSqliteStore } from './sqlite/index.ts';
 
 export async function openStore(config: Config, clock: Clock): Promise<Store> {
   if (config.REDIS_URL || config.REDIS_CLUSTER_NODES) {
-    throw new ConfigError('REDIS_URL / REDIS_CLUSTER_NODES: the Redis backend is not available in this version');
+    // Config refuses both at once; the cluster nodes win if that ever changes.
+    return openRedisStore({
+      ...(config.REDIS_CLUSTER_NODES ? { clusterNodes: config.REDIS_CLUSTER_NODES } : { url: config.REDIS_URL }),
+      keyPrefix: config.REDIS_KEY_PREFIX,
+      clock,
+    });
   }
-  return openSqliteStore({ file: join(config.DATA_DIR, 'rekey.sqlite'), clock });
+  return openSqliteStore({ file: sqliteFile(config), clock });
+}
+
+/** Where the embedded store lives: one file in DATA_DIR. */
+export function sqliteFile(config: Pick<Config, 'DATA_DIR'>): string {
+  return join(config.DATA_DIR, 'rekey.sqlite');
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 
 const PASSWORD = 'steady-copper-kettle-hums';
 
-describe('sign-in lockout and throttling', () => {
+for (const backend of BACKENDS) describe(`sign-in lockout and throttling on ${backend}`, () => {
   let t: TestApp;
   let rp: RelyingParty;
   let now = Date.now();
@@ -14,6 +14,7 @@ describe('sign-in lockout and throttling', () => {
     t = await startTestApp(
       { SIGNIN_LOCKOUT_THRESHOLD: '3', SIGNIN_LOCKOUT_SECONDS: '60', SIGNIN_MAX_CONSECUTIVE_FAILURES: '10', SIGNIN_IP_MAX_FAILURES: '8', TRUST_PROXY_HOPS: '1' },
       { clock: () => now },
+      backend,
     );
     rp = await RelyingParty.discover(t.url, t.redirectUri);
     await t.services.accounts.create({ login: 'ivan', email: 'ivan@example.com', password: PASSWORD });

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 
 const PASSWORD = 'quiet-harbour-lights-glow';
 
-describe('OIDC sign-in end to end (openid-client, authorization code + PKCE)', () => {
+for (const backend of BACKENDS) describe(`OIDC sign-in end to end (openid-client, authorization code + PKCE) on ${backend}`, () => {
   let t: TestApp;
   let rp: RelyingParty;
 
   before(async () => {
-    t = await startTestApp();
+    t = await startTestApp({}, {}, backend);
     rp = await RelyingParty.discover(t.url, t.redirectUri);
     await t.services.accounts.create({ login: 'ada', email: 'Ada@Example.com', name: 'Ada Lovelace', groups: ['staff'], password: PASSWORD });
   });

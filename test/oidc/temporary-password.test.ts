@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 
-describe('temporary password: must be changed at the first sign-in', () => {
+for (const backend of BACKENDS) describe(`temporary password: must be changed at the first sign-in on ${backend}`, () => {
   let t: TestApp;
   let rp: RelyingParty;
 
   before(async () => {
-    t = await startTestApp();
+    t = await startTestApp({}, {}, backend);
     rp = await RelyingParty.discover(t.url, t.redirectUri);
   });
   after(() => t.close());

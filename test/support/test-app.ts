@@ -12,6 +12,29 @@ import { parseConfig } from '../../src/config/load.ts';
 import { createServices, type Services, type ServiceOverrides } from '../../src/services.ts';
 import { buildApp, type App } from '../../src/app.ts';
 import type { ClientEntry } from '../../src/provider/clients.ts';
+import { deletePrefixed, redisCluster, redisServer, testKeyPrefix } from './redis.ts';
+
+export type Backend = 'sqlite' | 'redis' | 'redis-cluster';
+
+/** The store backends suites run against: all three, or those listed in TEST_BACKENDS. */
+export const BACKENDS: Backend[] = (process.env.TEST_BACKENDS?.split(',').map((s) => s.trim()) ?? ['sqlite', 'redis', 'redis-cluster']).filter(
+  (b): b is Backend => b === 'sqlite' || b === 'redis' || b === 'redis-cluster',
+);
+
+/** Env that points a rekey (in-process or child) at a backend, with a key prefix of its own. */
+export async function backendEnv(backend: Backend): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> {
+  if (backend === 'sqlite') return { env: {}, cleanup: async () => {} };
+  const prefix = testKeyPrefix();
+  if (backend === 'redis') {
+    const { url } = await redisServer();
+    return { env: { REDIS_URL: url, REDIS_KEY_PREFIX: prefix }, cleanup: async () => void (await deletePrefixed({ url }, prefix)) };
+  }
+  const { nodes } = await redisCluster();
+  return {
+    env: { REDIS_CLUSTER_NODES: nodes.join(','), REDIS_KEY_PREFIX: prefix },
+    cleanup: async () => void (await deletePrefixed({ nodes }, prefix)),
+  };
+}
 
 export const RP_SECRET = 'test-rp-secret-that-is-long-enough-0123456789';
 
@@ -23,6 +46,7 @@ export interface TestApp {
   dataDir: string;
   /** Test relying parties' redirect URI (nothing listens there: tests read the Location). */
   redirectUri: string;
+  backend: Backend;
   close(): Promise<void>;
 }
 
@@ -54,7 +78,12 @@ export function testClients(url: string): ClientEntry[] {
   ];
 }
 
-export async function startTestApp(env: Record<string, string> = {}, overrides: ServiceOverrides = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  overrides: ServiceOverrides = {},
+  backend: Backend = 'sqlite',
+): Promise<TestApp> {
+  const store = await backendEnv(backend);
   const dataDir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,6 +95,7 @@ export async function startTestApp(env: Record<string, string> = {}, overrides: 
     DEMO: 'false',
     LOG_LEVEL: 'silent',
     ...FAST_ARGON2,
+    ...store.env,
     ...env,
   });
   const services = await createServices(config, overrides);
@@ -78,10 +108,12 @@ export async function startTestApp(env: Record<string, string> = {}, overrides: 
     server,
     dataDir,
     redirectUri: `${url}/test-rp/callback`,
+    backend,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await services.close();
+      await store.cleanup();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

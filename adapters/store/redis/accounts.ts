@@ -1,0 +1,213 @@
+/**
+ * Accounts on Redis. The record is a hash on the account's own slot
+ * (`{a:<id>}:account`: doc, version, notBefore); the unique indexes share one slot (`{idx}`).
+ * Record and indexes cannot change in one atomic step on a cluster, so every write goes in a
+ * fixed order, each step one single-slot script:
+ *
+ * 1. claim the login and every email in the index, all or nothing (Conflict when another
+ *    account holds one);
+ * 2. write the record (create: only if the id is free; replace: compare-and-set on version);
+ * 3. release entries the record no longer lists (only where they still point to this id).
+ *
+ * A crash between the steps can leave index entries that point to an account whose record
+ * does not list them (or does not exist). Reads ignore them: a lookup through the index
+ * returns the record only if the record itself lists the login / email. A later claim takes
+ * such an entry over, but only when the owner made no claim within CLAIM_GRACE_MS (tracked in
+ * `{idx}:claims`), so an in-flight create or replace of another process is never mistaken for
+ * a leftover.
+ */
+import { Conflict } from '../../../src/errors.ts';
+import type { AccountRecord, AccountRepo, Clock } from '../../../src/store/types.ts';
+import type { Conn } from './connection.ts';
+import { keys } from './keys.ts';
+import { runScript } from './scripts.ts';
+
+/** How long a claim protects its owner's index entries from being taken over as leftovers. */
+export const CLAIM_GRACE_MS = 30_000;
+const MAX_CLAIM_ATTEMPTS = 5;
+
+type Field = 'login' | 'email';
+
+function taken(field: Field | 'id'): Error {
+  return new Conflict(`${field === 'id' ? 'account id' : field} is taken`, { field });
+}
+
+/** What one claim newly wrote (so a failed write can give back exactly that). */
+interface Claimed {
+  login?: string;
+  emails: string[];
+}
+
+function listsValue(record: AccountRecord, field: Field, value: string): boolean {
+  return field === 'login' ? record.login === value : record.emails.some((e) => e.address === value);
+}
+
+function uniqueEmails(account: AccountRecord): string[] {
+  return [...new Set(account.emails.map((e) => e.address))];
+}
+
+export function redisAccounts(conn: Conn, clock: Clock): AccountRepo {
+  const { client, run } = conn;
+  const indexKeys = [keys.loginIndex, keys.emailIndex, keys.byLogin, keys.claims];
+
+  async function read(id: string): Promise<AccountRecord | undefined> {
+    const [doc, version] = await client.hmget(keys.account(id), 'doc', 'version');
+    if (doc == null || version == null) return undefined;
+    // The field is authoritative: it is what the compare-and-set checks.
+    return { ...(JSON.parse(doc) as AccountRecord), version: Number(version) };
+  }
+
+  async function viaIndex(index: string, field: Field, value: string): Promise<AccountRecord | undefined> {
+    const id = await client.hget(index, value);
+    if (id === null) return undefined;
+    const record = await read(id);
+    // An entry the record does not list is an in-flight claim or a crash leftover.
+    return record !== undefined && listsValue(record, field, value) ? record : undefined;
+  }
+
+  /** Step 1: claims everything `account` lists; throws Conflict when another account holds some. */
+  async function claim(account: AccountRecord): Promise<Claimed> {
+    const emails = uniqueEmails(account);
+    for (let attempt = 1; ; attempt++) {
+      const reply = await runScript<string[]>(client, 'rekeyClaim', indexKeys, [
+        account.id,
+        String(clock()),
+        account.login,
+        ...emails,
+      ]);
+      if (reply[0] === 'ok') {
+        return { ...(reply[1] === '1' ? { login: account.login } : {}), emails: reply.slice(2) };
+      }
+      const [, field, value, owner] = reply as [string, Field, string, string];
+      if (attempt >= MAX_CLAIM_ATTEMPTS) throw taken(field);
+      const ownerRecord = await read(owner);
+      if (ownerRecord !== undefined && listsValue(ownerRecord, field, value)) throw taken(field);
+      // Looks like a leftover; the script frees it only if its owner is not mid-write.
+      const freed = await runScript<number>(
+        client,
+        'rekeyTakeOver',
+        [field === 'login' ? keys.loginIndex : keys.emailIndex, keys.byLogin, keys.claims],
+        [value, owner, String(clock()), CLAIM_GRACE_MS, field === 'login' ? '1' : '0'],
+      );
+      if (freed === -1) throw taken(field);
+    }
+  }
+
+  async function release(id: string, login: string | undefined, emails: string[]): Promise<void> {
+    if (login === undefined && emails.length === 0) return;
+    await runScript(client, 'rekeyRelease', [keys.loginIndex, keys.emailIndex, keys.byLogin], [id, login ?? '', ...emails]);
+  }
+
+  /**
+   * After a failed step 2: gives back what this call claimed, except what the record now
+   * stored under the id lists (a concurrent writer of the same id may rely on it). Best
+   * effort: what is left behind is a leftover that reads ignore and claims take over.
+   */
+  async function giveBack(id: string, claimed: Claimed): Promise<void> {
+    try {
+      const current = await read(id);
+      const login = claimed.login !== undefined && current?.login !== claimed.login ? claimed.login : undefined;
+      const emails = claimed.emails.filter((e) => current === undefined || !listsValue(current, 'email', e));
+      await release(id, login, emails);
+    } catch {
+      // See above.
+    }
+  }
+
+  return {
+    async create(account) {
+      await run(async () => {
+        if ((await client.exists(keys.account(account.id))) === 1) throw taken('id');
+        const claimed = await claim(account);
+        const written = await runScript<number>(
+          client,
+          'rekeyAccountCreate',
+          [keys.account(account.id)],
+          [JSON.stringify(account), String(account.version), String(account.notBefore)],
+        );
+        if (written !== 1) {
+          await giveBack(account.id, claimed);
+          throw taken('id');
+        }
+      });
+    },
+
+    async get(id) {
+      return run(() => read(id));
+    },
+
+    async findByLogin(login) {
+      return run(() => viaIndex(keys.loginIndex, 'login', login));
+    },
+
+    async findByEmail(email) {
+      return run(() => viaIndex(keys.emailIndex, 'email', email));
+    },
+
+    async replace(next) {
+      return run(async () => {
+        // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
+        const current = await read(next.id);
+        if (current === undefined || current.version !== next.version) return false;
+        const held = new Set(uniqueEmails(current));
+        // Nothing new to hold (the common case: a password change, a notBefore bump): the
+        // entries of what the current version lists are this account's already.
+        const claimed =
+          next.login === current.login && uniqueEmails(next).every((e) => held.has(e))
+            ? { emails: [] }
+            : await claim(next);
+        const written = await runScript<number>(
+          client,
+          'rekeyAccountReplace',
+          [keys.account(next.id)],
+          [
+            String(next.version),
+            JSON.stringify({ ...next, version: next.version + 1 }),
+            String(next.version + 1),
+            String(next.notBefore),
+          ],
+        );
+        if (written !== 1) {
+          await giveBack(next.id, claimed);
+          return false;
+        }
+        const kept = new Set(uniqueEmails(next));
+        try {
+          await release(
+            next.id,
+            current.login !== next.login ? current.login : undefined,
+            uniqueEmails(current).filter((e) => !kept.has(e)),
+          );
+        } catch {
+          // The write is done; entries left behind are leftovers that reads ignore and
+          // claims take over.
+        }
+        return true;
+      });
+    },
+
+    async notBefore(id) {
+      return run(async () => {
+        const value = await client.hget(keys.account(id), 'notBefore');
+        return value === null ? undefined : Number(value);
+      });
+    },
+
+    async list({ offset, limit }) {
+      if (limit <= 0) return [];
+      return run(async () => {
+        const start = Math.max(0, offset);
+        const logins = await client.zrange(keys.byLogin, start, start + limit - 1);
+        if (logins.length === 0) return [];
+        const ids = await client.hmget(keys.loginIndex, ...logins);
+        const records = await Promise.all(ids.map((id) => (id === null ? undefined : read(id))));
+        // In-flight claims and leftovers have no matching record: a page may come out short.
+        return records.filter((r, i): r is AccountRecord => r !== undefined && r.login === logins[i]);
+      });
+    },
+
+    async count() {
+      return run(() => client.zcard(keys.byLogin));
+    },
+  };
+}

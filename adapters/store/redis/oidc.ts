@@ -1,0 +1,149 @@
+/**
+ * oidc-provider records on Redis. Each (model, id) is a hash on its own slot
+ * (`o:<model>:{<id>}`: p payload, c createdAt, e expiresAt, x consumed, and the index values
+ * a/g/u/uc it was written with). Secondary indexes are separate keys on other slots:
+ * `oidc-uid:…` / `oidc-usercode:…` strings pointing to the record key, and the sets
+ * `{g:<grantId>}:oidc` and `{a:<accountId>}:oidc` (the account's own slot) of record keys.
+ *
+ * Index and record are on different slots, so they are written one after the other: the
+ * indexes first, then the record, so a record that exists is always findable by the
+ * revocation calls. Every read through an index checks the record still carries that index
+ * value and is live by the injected clock; set members whose record is gone or over are pruned
+ * when met. No command spans two slots: multi-record work issues one command per key.
+ */
+import type { Clock, OidcModelStore, OidcRecord } from '../../../src/store/types.ts';
+import type { Conn } from './connection.ts';
+import { gcTtl, keys, oidcModelPrefix } from './keys.ts';
+import { runScript } from './scripts.ts';
+
+type IndexField = 'a' | 'g' | 'u' | 'uc';
+
+export function redisOidc(conn: Conn, clock: Clock): OidcModelStore {
+  const { client, run } = conn;
+
+  /** The record if it is live; `check` names an index field that must still hold `value`. */
+  async function read(recordKey: string, check?: { field: IndexField; value: string }): Promise<OidcRecord | undefined> {
+    const fields = check === undefined ? ['p', 'c', 'e', 'x'] : ['p', 'c', 'e', 'x', check.field];
+    const [p, c, e, x, indexed] = await client.hmget(recordKey, ...fields);
+    if (p == null || c == null || e == null || Number(e) <= clock()) return undefined;
+    if (check !== undefined && indexed !== check.value) return undefined;
+    const payload = JSON.parse(p) as Record<string, unknown>;
+    if (x != null) payload.consumed = Number(x);
+    return { payload, createdAt: Number(c) };
+  }
+
+  async function viaPointer(pointerKey: string, field: IndexField, value: string): Promise<OidcRecord | undefined> {
+    const recordKey = await client.get(pointerKey);
+    return recordKey === null ? undefined : read(recordKey, { field, value });
+  }
+
+  /** Deletes every record in the set that still carries `value` in `field`; returns their expiresAt. */
+  async function revokeSet(setKey: string, field: 'a' | 'g', value: string): Promise<number[]> {
+    const members = await client.smembers(setKey);
+    if (members.length === 0) return [];
+    // One command per record: the records live on other slots (and nodes) than the set.
+    const ends = await Promise.all(
+      members.map((m) => runScript<string | null>(client, 'rekeyOidcRevoke', [m], [field, value])),
+    );
+    // Only the members handled: one added meanwhile by a concurrent upsert stays indexed.
+    await client.srem(setKey, ...members);
+    return ends.filter((e): e is string => e !== null).map(Number);
+  }
+
+  return {
+    async upsert(model, id, payload, expiresAt, indexes) {
+      await run(async () => {
+        const now = clock();
+        const recordKey = keys.oidc(model, id);
+        const ttl = gcTtl(expiresAt, now);
+        const { accountId, grantId, uid, userCode } = indexes;
+        const pending: Promise<unknown>[] = [];
+        if (accountId) pending.push(runScript(client, 'rekeySetAdd', [keys.accountOidc(accountId)], [recordKey, ttl]));
+        if (grantId) pending.push(runScript(client, 'rekeySetAdd', [keys.grantOidc(grantId)], [recordKey, ttl]));
+        if (uid) pending.push(client.set(keys.oidcUid(model, uid), recordKey, 'PX', ttl));
+        if (userCode) pending.push(client.set(keys.oidcUserCode(model, userCode), recordKey, 'PX', ttl));
+        await Promise.all(pending);
+        await runScript(
+          client,
+          'rekeyOidcUpsert',
+          [recordKey],
+          [
+            JSON.stringify(payload),
+            String(expiresAt),
+            String(now),
+            ttl,
+            accountId ?? '',
+            grantId ?? '',
+            uid ?? '',
+            userCode ?? '',
+          ],
+        );
+      });
+    },
+
+    async find(model, id) {
+      return run(() => read(keys.oidc(model, id)));
+    },
+
+    async findByUid(model, uid) {
+      return run(() => viaPointer(keys.oidcUid(model, uid), 'u', uid));
+    },
+
+    async findByUserCode(model, userCode) {
+      return run(() => viaPointer(keys.oidcUserCode(model, userCode), 'uc', userCode));
+    },
+
+    async consume(model, id) {
+      await run(async () => {
+        const now = clock();
+        await runScript(client, 'rekeyOidcConsume', [keys.oidc(model, id)], [String(now), Math.floor(now / 1000)]);
+      });
+    },
+
+    async destroy(model, id) {
+      await run(async () => {
+        const recordKey = keys.oidc(model, id);
+        const [a, g, u, uc] = await runScript<(string | null)[]>(client, 'rekeyOidcDestroy', [recordKey], []);
+        const cleanup: Promise<unknown>[] = [];
+        if (a) cleanup.push(client.srem(keys.accountOidc(a), recordKey));
+        if (g) cleanup.push(client.srem(keys.grantOidc(g), recordKey));
+        if (u) cleanup.push(runScript(client, 'rekeyDeleteIf', [keys.oidcUid(model, u)], [recordKey]));
+        if (uc) cleanup.push(runScript(client, 'rekeyDeleteIf', [keys.oidcUserCode(model, uc)], [recordKey]));
+        await Promise.all(cleanup);
+      });
+    },
+
+    async revokeByGrantId(grantId) {
+      await run(() => revokeSet(keys.grantOidc(grantId), 'g', grantId));
+    },
+
+    async revokeByAccount(accountId) {
+      return run(async () => {
+        const now = clock();
+        // Expired records go too, but only live ones count (the same rule as SQLite's: a
+        // backend whose TTLs already collected the rest reports the same number).
+        const ends = await revokeSet(keys.accountOidc(accountId), 'a', accountId);
+        return ends.filter((e) => e > now).length;
+      });
+    },
+
+    async countByAccount(model, accountId) {
+      return run(async () => {
+        const setKey = keys.accountOidc(accountId);
+        const prefix = oidcModelPrefix(model);
+        const members = (await client.smembers(setKey)).filter((m) => m.startsWith(prefix));
+        if (members.length === 0) return 0;
+        const now = clock();
+        const states = await Promise.all(members.map((m) => client.hmget(m, 'e', 'a')));
+        const stale: string[] = [];
+        let live = 0;
+        states.forEach(([e, a], i) => {
+          if (e != null && a === accountId && Number(e) > now) live += 1;
+          else stale.push(members[i]!);
+        });
+        if (stale.length > 0) await client.srem(setKey, ...stale);
+        return live;
+      });
+    },
+  };
+}

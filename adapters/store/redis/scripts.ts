@@ -1,0 +1,269 @@
+/**
+ * The Lua scripts of the Redis store. Each one touches only the keys passed as KEYS (all in
+ * one cluster slot, see keys.ts) and never builds a key itself: ioredis prefixes KEYS with
+ * REDIS_KEY_PREFIX, but not keys a script would build.
+ *
+ * Times come in ARGV from the injected clock (never Redis TIME); numbers that are stored are
+ * passed as strings formatted by JavaScript, because Lua prints large numbers in exponent form.
+ */
+import type { Cluster, Redis } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+interface ScriptDef {
+  numberOfKeys: number;
+  lua: string;
+}
+
+export const scripts = {
+  /**
+   * Claims a login and emails for one account, all or nothing.
+   * KEYS: login index, email index, by-login set, claims. ARGV: id, now, login ('' for none), emails...
+   * Returns {'ok', loginClaimed '1'|'0', newly claimed emails...} or {'conflict', field, value, owner}.
+   */
+  rekeyClaim: {
+    numberOfKeys: 4,
+    lua: `
+local id, now, login = ARGV[1], ARGV[2], ARGV[3]
+if login ~= '' then
+  local owner = redis.call('HGET', KEYS[1], login)
+  if owner and owner ~= id then return {'conflict', 'login', login, owner} end
+end
+for i = 4, #ARGV do
+  local owner = redis.call('HGET', KEYS[2], ARGV[i])
+  if owner and owner ~= id then return {'conflict', 'email', ARGV[i], owner} end
+end
+local out = {'ok', '0'}
+if login ~= '' and not redis.call('HGET', KEYS[1], login) then
+  redis.call('HSET', KEYS[1], login, id)
+  redis.call('ZADD', KEYS[3], 0, login)
+  out[2] = '1'
+end
+for i = 4, #ARGV do
+  if not redis.call('HGET', KEYS[2], ARGV[i]) then
+    redis.call('HSET', KEYS[2], ARGV[i], id)
+    out[#out + 1] = ARGV[i]
+  end
+end
+redis.call('HSET', KEYS[4], id, now)
+return out`,
+  },
+
+  /**
+   * Frees an index entry left behind by a crash, if it still points to the same owner and
+   * that owner made no claim within the grace period (an in-flight create or replace).
+   * KEYS: index, by-login set, claims. ARGV: value, owner, now, grace, isLogin '1'|'0'.
+   * Returns 1 freed, 0 changed meanwhile (claim again), -1 still in flight.
+   */
+  rekeyTakeOver: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local at = tonumber(redis.call('HGET', KEYS[3], ARGV[2]))
+if at and at + tonumber(ARGV[4]) > tonumber(ARGV[3]) then return -1 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if ARGV[5] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 1`,
+  },
+
+  /**
+   * Releases index entries that still point to the account.
+   * KEYS: login index, email index, by-login set. ARGV: id, login ('' for none), emails...
+   */
+  rekeyRelease: {
+    numberOfKeys: 3,
+    lua: `
+local id, login = ARGV[1], ARGV[2]
+if login ~= '' and redis.call('HGET', KEYS[1], login) == id then
+  redis.call('HDEL', KEYS[1], login)
+  redis.call('ZREM', KEYS[3], login)
+end
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == id then redis.call('HDEL', KEYS[2], ARGV[i]) end
+end
+return 1`,
+  },
+
+  /** KEYS: account. ARGV: doc, version, notBefore. Returns 1, or 0 when the id exists. */
+  rekeyAccountCreate: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'version', ARGV[2], 'notBefore', ARGV[3])
+return 1`,
+  },
+
+  /**
+   * Compare-and-set on the version.
+   * KEYS: account. ARGV: expected version, doc, next version, notBefore. Returns 1 or 0.
+   */
+  rekeyAccountReplace: {
+    numberOfKeys: 1,
+    lua: `
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v or tonumber(v) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', ARGV[3], 'notBefore', ARGV[4])
+return 1`,
+  },
+
+  /**
+   * Fixed-window counter. KEYS: counter. ARGV: now, resetAt of a new window, by, ttl grace, max ttl.
+   * Returns {count, resetAt} as strings.
+   */
+  rekeyCounterHit: {
+    numberOfKeys: 1,
+    lua: `
+local now = tonumber(ARGV[1])
+local r = redis.call('HGET', KEYS[1], 'r')
+local n
+if not r or tonumber(r) <= now then
+  r = ARGV[2]
+  n = ARGV[3]
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'n', n, 'r', r)
+else
+  n = redis.call('HINCRBYFLOAT', KEYS[1], 'n', ARGV[3])
+end
+redis.call('PEXPIRE', KEYS[1], math.min(math.max(1, math.ceil(tonumber(r) - now + tonumber(ARGV[4]))), tonumber(ARGV[5])))
+return {tostring(n), r}`,
+  },
+
+  /**
+   * Writes an oidc record; keeps its createdAt when the stored one is still live.
+   * KEYS: record. ARGV: payload, expiresAt, now, ttl, accountId, grantId, uid, userCode ('' for none).
+   * Returns createdAt.
+   */
+  rekeyOidcUpsert: {
+    numberOfKeys: 1,
+    lua: `
+local k = KEYS[1]
+local c = ARGV[3]
+local old = redis.call('HMGET', k, 'c', 'e')
+if old[1] and old[2] and tonumber(old[2]) > tonumber(ARGV[3]) then c = old[1] end
+redis.call('DEL', k)
+redis.call('HSET', k, 'p', ARGV[1], 'c', c, 'e', ARGV[2])
+local names = {'a', 'g', 'u', 'uc'}
+for i = 1, 4 do
+  if ARGV[4 + i] ~= '' then redis.call('HSET', k, names[i], ARGV[4 + i]) end
+end
+redis.call('PEXPIRE', k, ARGV[4])
+return c`,
+  },
+
+  /** KEYS: record. ARGV: now, consumed (epoch s). Marks a live record consumed; returns 1 or 0. */
+  rekeyOidcConsume: {
+    numberOfKeys: 1,
+    lua: `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e or tonumber(e) <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'x', ARGV[2])
+return 1`,
+  },
+
+  /** KEYS: record. Deletes it and returns its index fields {a, g, u, uc} (nil when unset). */
+  rekeyOidcDestroy: {
+    numberOfKeys: 1,
+    lua: `
+local v = redis.call('HMGET', KEYS[1], 'a', 'g', 'u', 'uc')
+redis.call('DEL', KEYS[1])
+return v`,
+  },
+
+  /**
+   * Deletes a record if its index field still holds the value (it may have been rewritten for
+   * another grant/account since it was indexed). KEYS: record. ARGV: field, value.
+   * Returns its expiresAt, or nil when nothing was deleted.
+   */
+  rekeyOidcRevoke: {
+    numberOfKeys: 1,
+    lua: `
+local v = redis.call('HMGET', KEYS[1], ARGV[1], 'e')
+if v[1] ~= ARGV[2] then return false end
+redis.call('DEL', KEYS[1])
+return v[2]`,
+  },
+
+  /** KEYS: set. ARGV: member, ttl. Adds and extends the set's TTL to at least ttl. */
+  rekeySetAdd: {
+    numberOfKeys: 1,
+    lua: `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`,
+  },
+
+  /** KEYS: key. ARGV: value. Deletes the string key only if it still holds the value. */
+  rekeyDeleteIf: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  },
+
+  /**
+   * Appends to a log stream and prunes a few of its oldest expired entries.
+   * KEYS: entries, seq. ARGV: at, retainUntil, entry JSON, now, ttl. Returns seq.
+   */
+  rekeyLogAppend: {
+    numberOfKeys: 2,
+    lua: `
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[1], ARGV[1], string.format('%016d', seq) .. '|' .. ARGV[2] .. '|' .. ARGV[3])
+local now = tonumber(ARGV[4])
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, 15)) do
+  local r = tonumber(string.match(m, '^%d+|([^|]*)|'))
+  if r and r <= now then redis.call('ZREM', KEYS[1], m) end
+end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[5]) then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return seq`,
+  },
+
+  /**
+   * Newest entries (by at, then seq) with at >= since whose retention is not over; expired
+   * ones met on the way are removed. KEYS: entries. ARGV: now, since ('-inf' for none), limit.
+   */
+  rekeyLogList: {
+    numberOfKeys: 1,
+    lua: `
+local k, now, since, limit = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local out, dead = {}, {}
+local batch = math.max(limit, 100)
+local offset = 0
+while #out < limit do
+  local ms = redis.call('ZREVRANGEBYSCORE', k, '+inf', since, 'LIMIT', offset, batch)
+  for _, m in ipairs(ms) do
+    local r = tonumber(string.match(m, '^%d+|([^|]*)|'))
+    if r and r <= now then
+      dead[#dead + 1] = m
+    elseif #out < limit then
+      out[#out + 1] = m
+    end
+  end
+  if #ms < batch then break end
+  offset = offset + batch
+end
+for i = 1, #dead, 500 do
+  redis.call('ZREM', k, unpack(dead, i, math.min(i + 499, #dead)))
+end
+return out`,
+  },
+} satisfies Record<string, ScriptDef>;
+
+export type ScriptName = keyof typeof scripts;
+
+/** Registers every script on the client (EVALSHA, falling back to EVAL after a restart). */
+export function defineScripts(client: RedisClient): void {
+  for (const [name, def] of Object.entries(scripts)) client.defineCommand(name, def);
+}
+
+/** Runs a script defined by `defineScripts`; ioredis prefixes the KEYS. */
+export function runScript<T>(
+  client: RedisClient,
+  name: ScriptName,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<T> {
+  const fn = (client as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name];
+  if (fn === undefined) throw new Error(`Redis script ${name} is not defined`);
+  return fn.call(client, ...keys, ...args);
+}
