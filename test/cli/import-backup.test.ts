@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../support/cli.ts';
+import { parseJwks } from '../../src/keys.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import { FAST_ARGON2, startTestApp, type TestApp } from '../support/test-app.ts';
 
-describe('rekey CLI: CSV import, backup and restore', function () {
+describe('rekey CLI: CSV import, backup and restore, keys', function () {
   this.timeout(120_000);
   let t: TestApp;
   let env: Record<string, string>;
@@ -97,5 +99,21 @@ describe('rekey CLI: CSV import, backup and restore', function () {
     const redis = await runCli(['backup', join(t.dataDir, 'x.sqlite')], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
     assert.equal(redis.code, 1);
     assert.match(redis.stderr, /the store is Redis/);
+  });
+
+  it('generates a JWK Set that rekey accepts, rotates with the new key first, and random secrets', async () => {
+    const first = await runCli(['keys', 'jwks'], env);
+    assert.equal(first.code, 0, first.stderr);
+    const set = parseJwks(first.stdout);
+    assert.equal(set.keys.length, 1);
+    const file = join(t.dataDir, 'jwks.json');
+    writeFileSync(file, first.stdout);
+    const rotated = parseJwks((await runCli(['keys', 'jwks', '--rotate', file], env)).stdout);
+    assert.equal(rotated.keys.length, 2);
+    assert.equal(rotated.keys[1]!.kid, set.keys[0]!.kid, 'the old key follows the new one');
+    assert.notEqual(rotated.keys[0]!.kid, set.keys[0]!.kid);
+    const secret = (await runCli(['keys', 'secret'], env)).stdout.trim();
+    assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+    assert.doesNotThrow(() => parseConfig({ COOKIE_KEYS: secret, HMAC_KEYS: secret, JWKS: first.stdout }));
   });
 });
