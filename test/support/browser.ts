@@ -30,12 +30,12 @@ export class Browser {
 
   async get(url: string): Promise<Page> {
     const res = await this.agent.get(this.rel(url)).set(this.headers).redirects(0);
-    return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
+    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
   }
 
   async post(url: string, form: Record<string, string>): Promise<Page> {
     const res = await this.agent.post(this.rel(url)).set(this.headers).type('form').send(form).redirects(0);
-    return { status: res.status, url, text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
+    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
   }
 
   /** Follows redirects until a page renders or the redirect leaves for `stopAt` (the RP callback). */
