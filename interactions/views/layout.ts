@@ -43,3 +43,11 @@ export function fieldError(id: string, message: string | undefined): Html {
 export function alert(message: string | undefined): Html {
   return message ? html`<div class="alert" role="alert">${message}</div>` : html``;
 }
+
+/** The form that abandons an interaction (cancel / deny), sending the user back to the client. */
+export function abortForm(uid: string, csrf: string, label: string): Html {
+  return html`<form method="post" action="/interaction/${uid}/abort" class="links">
+<input type="hidden" name="csrf" value="${csrf}">
+<button type="submit" class="secondary">${label}</button>
+</form>`;
+}

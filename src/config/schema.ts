@@ -86,6 +86,14 @@ function isUrl(protocols: string[]) {
   };
 }
 
+/** A rotatable key list: comma-separated, newest first, each ≥ 32 characters. */
+function keyList(raw: string | undefined): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const keys = raw.split(',').map((s) => s.trim());
+  if (keys.some((k) => k.length < 32)) throw new InvalidValue();
+  return keys;
+}
+
 const isDev = (p: Prior): boolean => p.NODE_ENV !== 'production';
 
 export const settings = {
@@ -226,12 +234,7 @@ export const settings = {
     defaultText: '(generated in development)',
     allowed: 'comma-separated strings of ≥ 32 characters',
     secret: true,
-    parse: (raw) => {
-      if (raw === undefined || raw.trim() === '') return undefined;
-      const keys = raw.split(',').map((s) => s.trim());
-      if (keys.some((k) => k.length < 32)) throw new InvalidValue();
-      return keys;
-    },
+    parse: keyList,
   }),
   HMAC_KEYS: setting({
     group: 'Clients and keys',
@@ -240,12 +243,7 @@ export const settings = {
     defaultText: '(generated in development)',
     allowed: 'comma-separated strings of ≥ 32 characters',
     secret: true,
-    parse: (raw) => {
-      if (raw === undefined || raw.trim() === '') return undefined;
-      const keys = raw.split(',').map((s) => s.trim());
-      if (keys.some((k) => k.length < 32)) throw new InvalidValue();
-      return keys;
-    },
+    parse: keyList,
   }),
   SMTP_URL: setting({
     group: 'Delivery',

@@ -1,5 +1,5 @@
 import { html } from '../html.ts';
-import { layout, type Branding } from '../layout.ts';
+import { abortForm, layout, type Branding } from '../layout.ts';
 import { t } from '../../i18n/index.ts';
 
 export interface ConsentView {
@@ -21,9 +21,6 @@ export function consentPage(v: ConsentView): string {
 <input type="hidden" name="csrf" value="${v.csrf}">
 <div class="actions"><button type="submit">${t('consent.allow')}</button></div>
 </form>
-<form method="post" action="/interaction/${v.uid}/abort" class="links">
-<input type="hidden" name="csrf" value="${v.csrf}">
-<button type="submit" class="secondary">${t('consent.deny')}</button>
-</form>`,
+${abortForm(v.uid, v.csrf, t('consent.deny'))}`,
   });
 }

@@ -1,5 +1,5 @@
 import { html } from '../html.ts';
-import { alert, fieldError, layout, type Branding } from '../layout.ts';
+import { abortForm, alert, fieldError, layout, type Branding } from '../layout.ts';
 import { t } from '../../i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 
@@ -31,9 +31,6 @@ ${fieldError('identifier', idErr)}
 ${fieldError('password', pwErr)}
 <div class="actions"><button type="submit">${t('signin.submit')}</button></div>
 </form>
-<form method="post" action="/interaction/${v.uid}/abort" class="links">
-<input type="hidden" name="csrf" value="${v.csrf}">
-<button type="submit" class="secondary">${t('signin.cancel')}</button>
-</form>`,
+${abortForm(v.uid, v.csrf, t('signin.cancel'))}`,
   });
 }
