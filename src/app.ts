@@ -17,6 +17,8 @@ import { assetRoutes } from '../interactions/ops/assets.ts';
 import { signinRoutes } from '../interactions/signin/routes.ts';
 import { passwordStage } from '../interactions/signin/password-stage.ts';
 import { changePasswordStage } from '../interactions/signin/change-password-stage.ts';
+import { bootstrapStage } from '../interactions/signin/bootstrap-stage.ts';
+import { registrationStage } from '../interactions/signin/registration-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
 import { demoClient } from '../interactions/demo/demo-client.ts';
 import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
@@ -47,6 +49,8 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const stages = [
     passwordStage({ accounts: services.accounts, branding }),
     changePasswordStage({ accounts: services.accounts, notifications: services.notifications, branding, clock: services.clock }),
+    bootstrapStage(services, branding),
+    registrationStage(services, branding),
   ];
 
   provider.use(requestLog(services.log));

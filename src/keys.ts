@@ -18,6 +18,8 @@ export interface KeyMaterial {
   jwks: { keys: Jwk[] };
   cookieKeys: string[];
   hmacKeys: string[];
+  /** Encrypt authenticator-app secrets at rest. */
+  totpKeys: string[];
 }
 
 export function parseJwks(raw: string): { keys: Jwk[] } {
@@ -59,12 +61,17 @@ function devKeyFile(config: Config): KeyMaterial {
     if (!stored.jwks?.keys?.length || !stored.cookieKeys?.length || !stored.hmacKeys?.length) {
       throw new ConfigError(`DATA_DIR=${config.DATA_DIR}: dev-keys.json is incomplete; delete it to generate new development keys`);
     }
-    return stored as KeyMaterial;
+    // Files from before a key kind existed get it added once, keeping the others.
+    if (stored.totpKeys?.length) return stored as KeyMaterial;
+    const upgraded = { ...stored, totpKeys: [randomKey()] } as KeyMaterial;
+    writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
+    return upgraded;
   }
   const material: KeyMaterial = {
     jwks: { keys: [generateSigningKey()] },
     cookieKeys: [randomKey()],
     hmacKeys: [randomKey()],
+    totpKeys: [randomKey()],
   };
   mkdirSync(config.DATA_DIR, { recursive: true });
   writeFileSync(file, JSON.stringify(material, null, 2), { mode: 0o600 });
@@ -72,11 +79,12 @@ function devKeyFile(config: Config): KeyMaterial {
 }
 
 export function loadKeyMaterial(config: Config): KeyMaterial {
-  const complete = config.JWKS && config.COOKIE_KEYS && config.HMAC_KEYS;
+  const complete = config.JWKS && config.COOKIE_KEYS && config.HMAC_KEYS && config.TOTP_KEYS;
   const dev = complete ? undefined : devKeyFile(config);
   return {
     jwks: config.JWKS ? parseJwks(config.JWKS) : dev!.jwks,
     cookieKeys: config.COOKIE_KEYS ? [...config.COOKIE_KEYS] : dev!.cookieKeys,
     hmacKeys: config.HMAC_KEYS ? [...config.HMAC_KEYS] : dev!.hmacKeys,
+    totpKeys: config.TOTP_KEYS ? [...config.TOTP_KEYS] : dev!.totpKeys,
   };
 }

@@ -13,9 +13,18 @@ import { Hmac } from './domain/secrets.ts';
 import { Accounts } from './domain/accounts.ts';
 import { Notifications } from './domain/notifications.ts';
 import type { MessageSender } from './domain/messages.ts';
+import { SsprPolicy } from './domain/policy.ts';
+import { SecretBox } from './domain/secret-box.ts';
+import { OneTimeCodes } from './domain/one-time-codes.ts';
+import { SendThrottle } from './domain/send-throttle.ts';
+import { AccessPasses } from './domain/access-pass.ts';
+import type { CodeDeliveryDeps } from './domain/methods/code-delivery.ts';
+import { buildMethods, type Methods } from './domain/methods/registry.ts';
 import { openStore } from '../adapters/store/open.ts';
 import { DevOutbox } from '../adapters/delivery/dev-outbox.ts';
 import { ChannelRouter, SmtpSender } from '../adapters/delivery/smtp.ts';
+import { TwilioSender } from '../adapters/delivery/twilio.ts';
+import { WebhookSender } from '../adapters/delivery/webhook.ts';
 
 export interface Services {
   config: Config;
@@ -29,7 +38,33 @@ export interface Services {
   sender: MessageSender;
   outbox?: DevOutbox;
   notifications: Notifications;
+  policy: SsprPolicy;
+  box: SecretBox;
+  codeDelivery: CodeDeliveryDeps;
+  methods: Methods;
+  accessPasses: AccessPasses;
   close(): Promise<void>;
+}
+
+/** Email over SMTP (or the dev outbox); SMS and voice through the configured gateway (or the outbox). */
+function buildSender(config: Config, outbox: DevOutbox | undefined): MessageSender {
+  const phone =
+    config.SMS_GATEWAY === 'twilio'
+      ? new TwilioSender({
+          accountSid: config.TWILIO_ACCOUNT_SID!,
+          authToken: config.TWILIO_AUTH_TOKEN!,
+          from: config.TWILIO_FROM!,
+          apiBase: config.TWILIO_API_BASE,
+          timeoutMs: config.GATEWAY_TIMEOUT_MS,
+        })
+      : config.SMS_GATEWAY === 'webhook'
+        ? new WebhookSender({ url: config.SMS_WEBHOOK_URL!, secret: config.SMS_WEBHOOK_SECRET!, timeoutMs: config.GATEWAY_TIMEOUT_MS })
+        : outbox;
+  const email = config.SMTP_URL ? new SmtpSender(config.SMTP_URL, config.MAIL_FROM) : outbox;
+  return new ChannelRouter({
+    ...(email ? { email } : {}),
+    ...(phone ? { sms: phone, voice: phone } : {}),
+  });
 }
 
 export interface ServiceOverrides {
@@ -68,10 +103,49 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     historySize: config.PASSWORD_HISTORY,
   });
   const outbox = config.DEV_OUTBOX ? new DevOutbox(store, clock) : undefined;
-  const sender =
-    overrides.sender ??
-    (outbox ?? new ChannelRouter(config.SMTP_URL ? { email: new SmtpSender(config.SMTP_URL, config.MAIL_FROM) } : {}));
+  const sender = overrides.sender ?? buildSender(config, outbox);
   const notifications = new Notifications(sender, log, config);
+  const policy = new SsprPolicy({
+    scope: config.SSPR_SCOPE,
+    groups: config.SSPR_GROUPS ?? [],
+    enabled: config.SSPR_METHODS,
+    methodsRequired: config.SSPR_METHODS_REQUIRED,
+    proofsRequired: config.SSPR_PROOFS_REQUIRED,
+    registerAtSignin: config.SSPR_REGISTER_AT_SIGNIN,
+    postponeLimit: config.SSPR_POSTPONE_LIMIT,
+    reconfirmDays: config.SSPR_RECONFIRM_DAYS,
+    bootstrap: config.SSPR_BOOTSTRAP,
+  });
+  const box = new SecretBox(keys.totpKeys);
+  const codeDelivery: CodeDeliveryDeps = {
+    codes: new OneTimeCodes(store, hmac, clock),
+    throttle: new SendThrottle(store, hmac, clock, {
+      email: { perWindow: config.EMAIL_SEND_LIMIT, windowSeconds: config.EMAIL_SEND_WINDOW_SECONDS, blockSeconds: config.SEND_BLOCK_SECONDS },
+      phone: { perWindow: config.PHONE_SEND_LIMIT, windowSeconds: config.PHONE_SEND_WINDOW_SECONDS, blockSeconds: config.SEND_BLOCK_SECONDS },
+    }),
+    sender,
+    productName: config.PRODUCT_NAME,
+    spec: {
+      email: { digits: config.EMAIL_CODE_DIGITS, ttlMs: config.CODE_TTL_SECONDS * 1000, maxAttempts: config.CODE_MAX_ATTEMPTS },
+      phone: { digits: config.PHONE_CODE_DIGITS, ttlMs: config.CODE_TTL_SECONDS * 1000, maxAttempts: config.CODE_MAX_ATTEMPTS },
+    },
+  };
+  const methods = buildMethods(
+    {
+      delivery: codeDelivery,
+      allowedCountries: config.PHONE_COUNTRIES,
+      ...(config.PHONE_DEFAULT_REGION ? { defaultRegion: config.PHONE_DEFAULT_REGION } : {}),
+      box,
+      hmac,
+      hasher,
+      productName: config.PRODUCT_NAME,
+      customQuestions: config.SSPR_CUSTOM_QUESTIONS,
+      questionsToRegister: config.SSPR_QUESTIONS_REGISTER,
+      questionsToAnswer: config.SSPR_QUESTIONS_ANSWER,
+    },
+    config.SSPR_METHODS,
+  );
+  const accessPasses = new AccessPasses(store, hmac, clock);
   return {
     config,
     clock,
@@ -84,6 +158,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender,
     ...(outbox ? { outbox } : {}),
     notifications,
+    policy,
+    box,
+    codeDelivery,
+    methods,
+    accessPasses,
     close: () => store.close(),
   };
 }

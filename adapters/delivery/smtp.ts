@@ -6,13 +6,14 @@ import type { MessageSender, OutgoingMessage } from '../../src/domain/messages.t
 export class SmtpSender implements MessageSender {
   private readonly transport: Transporter;
 
-  constructor(url: string, private readonly from: string) {
+  constructor(url: string, private readonly from: string, timeoutMs = 10_000) {
     // Short timeouts: a hanging SMTP server must give the user a clear error, not a spinner.
-    this.transport = nodemailer.createTransport(url, {
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 15_000,
-    } as nodemailer.TransportOptions);
+    // They travel in the URL's query: nodemailer builds the transport from the URL alone.
+    const withTimeouts = new URL(url);
+    for (const name of ['connectionTimeout', 'greetingTimeout', 'socketTimeout']) {
+      if (!withTimeouts.searchParams.has(name)) withTimeouts.searchParams.set(name, String(timeoutMs));
+    }
+    this.transport = nodemailer.createTransport(withTimeouts.toString());
   }
 
   async send(message: OutgoingMessage): Promise<void> {

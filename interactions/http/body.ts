@@ -32,3 +32,14 @@ export function field(ctx: Context, name: string, maxLength = 1024): string | un
   if (typeof v !== 'string' || v.length > maxLength) return undefined;
   return v;
 }
+
+/** Every flat string field of the body (bounded), for method forms with variable fields. */
+export function formFields(ctx: Context, maxLength = 1024): Record<string, string> {
+  const body = (ctx.request as unknown as { body?: unknown }).body;
+  const out: Record<string, string> = {};
+  if (!body || typeof body !== 'object') return out;
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof v === 'string' && v.length <= maxLength && /^[a-z_0-9]{1,40}$/.test(k)) out[k] = v;
+  }
+  return out;
+}

@@ -27,6 +27,11 @@ export interface SigninRoutesDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
+/** RFC 8176: `mfa` once a second factor joined the password. */
+function withMfa(amr: string[]): string[] {
+  return amr.length >= 2 && !amr.includes('mfa') ? [...amr, 'mfa'] : amr;
+}
+
 export function signinRoutes(deps: SigninRoutesDeps): Router {
   const { provider, services, stages } = deps;
   const states = new SigninStates(services.store.ephemeral);
@@ -79,14 +84,19 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
 
   router.get('/', async (ctx) => {
     const { details, state, request } = await load(ctx);
-    await states.save(details.uid, state);
     if (details.prompt.name === 'login') {
       const stage = await nextStage(request);
-      if (stage) return show(ctx, await stage.render(request));
+      if (stage) {
+        // Rendering may start a step (e.g. send the bootstrap code): save after it.
+        const page = await stage.render(request);
+        await states.save(details.uid, state);
+        return show(ctx, page);
+      }
       return finish(ctx, details.uid, state, {
-        login: { accountId: state.accountId!, amr: state.amr, ts: Math.floor(services.clock() / 1000) },
+        login: { accountId: state.accountId!, amr: withMfa(state.amr), ts: Math.floor(services.clock() / 1000) },
       });
     }
+    await states.save(details.uid, state);
     if (details.prompt.name === 'consent') {
       const d = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
       return show(
@@ -145,7 +155,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     }
     const result = await stage.submit(request);
     await states.save(details.uid, state);
-    if (!result.done) return show(ctx, await stage.render(request, result.errors), result.status);
+    if (!result.done && !result.again) return show(ctx, await stage.render(request, result.errors), result.status);
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   });

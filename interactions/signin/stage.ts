@@ -25,7 +25,8 @@ export interface FormErrors {
   fields?: Record<string, string>;
 }
 
-export type StageResult = { done: true } | { done: false; errors: FormErrors; status: number };
+/** `done`: the stage is finished; `again`: show the stage's next page (post/redirect/get); else re-render with errors. */
+export type StageResult = { done: true } | { done: false; again: true } | { done: false; again?: false; errors: FormErrors; status: number };
 
 export interface Stage {
   /** URL segment of the stage's form: POST /interaction/<uid>/<name>. */

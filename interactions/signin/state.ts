@@ -3,6 +3,7 @@
  * the interaction uid. The browser only holds oidc-provider's interaction cookie.
  */
 import type { EphemeralStore } from '../../src/store/types.ts';
+import type { MethodKind, PendingData, SealedSecret } from '../../src/domain/methods/types.ts';
 import { randomId } from '../../src/domain/secrets.ts';
 
 export interface SigninState {
@@ -15,6 +16,15 @@ export interface SigninState {
   passed: string[];
   /** RFC 8176 authentication method references collected so far. */
   amr: string[];
+  /** Bootstrap proof of a first registration: the code sent to the primary address. */
+  bootstrap?: { pending?: PendingData; sentTo?: string };
+  /**
+   * The method being registered and its server-side pending step. What the page shows between
+   * the steps (a TOTP key, recovery codes) is kept sealed: nothing secret rests in clear.
+   */
+  registration?: { kind: MethodKind; pending?: PendingData; display?: SealedSecret; values?: Record<string, string> };
+  /** The user chose "not now" for registration in this sign-in. */
+  postponed?: boolean;
   expiresAt: number;
 }
 

@@ -5,7 +5,16 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
-import { settings, InvalidValue, type Env, type ParsedConfig, type Prior, type SettingName } from './schema.ts';
+import {
+  settings,
+  InvalidValue,
+  PHONE_METHOD_KINDS,
+  type Env,
+  type MethodKind,
+  type ParsedConfig,
+  type Prior,
+  type SettingName,
+} from './schema.ts';
 import { ConfigError } from '../errors.ts';
 
 export type Config = Readonly<ParsedConfig>;
@@ -73,6 +82,8 @@ function checkCombinations(c: ParsedConfig): void {
       `SIGNIN_LOCKOUT_SECONDS=${c.SIGNIN_LOCKOUT_SECONDS} is larger than SIGNIN_LOCKOUT_MAX_SECONDS=${c.SIGNIN_LOCKOUT_MAX_SECONDS}`,
     );
   }
+  checkPolicy(c);
+  checkGateway(c);
   if (c.NODE_ENV !== 'production') return;
   const refuse = (what: string): never => {
     throw new ConfigError(`NODE_ENV=production refuses to start: ${what}`);
@@ -83,6 +94,75 @@ function checkCombinations(c: ParsedConfig): void {
   if (!c.ISSUER.startsWith('https:')) refuse(`ISSUER=${c.ISSUER} is not https`);
   if (c.DEV_OUTBOX) refuse('DEV_OUTBOX=true; messages must be delivered, not kept in the dev outbox');
   if (c.DEMO) refuse('DEMO=true; demo users and the demo app are for development only');
+  if (!c.TOTP_KEYS) {
+    refuse('TOTP_KEYS (or TOTP_KEYS_FILE) is not set; production needs its own keys for authenticator secrets');
+  }
+  const phones = phoneMethods(c.SSPR_METHODS);
+  if (phones.length > 0 && c.SMS_GATEWAY === 'none') {
+    refuse(
+      `SSPR_METHODS=${c.SSPR_METHODS.join(',')} enables ${phones.join(' and ')} but SMS_GATEWAY=none; phone methods need SMS_GATEWAY (twilio or webhook), or remove them from SSPR_METHODS`,
+    );
+  }
+  if (phones.length > 0 && c.PHONE_COUNTRIES.length === 0) {
+    refuse(
+      `SSPR_METHODS=${c.SSPR_METHODS.join(',')} enables ${phones.join(' and ')} but PHONE_COUNTRIES is empty; list the countries SMS and calls may go to, or remove the phone methods from SSPR_METHODS`,
+    );
+  }
+  if (!c.TWILIO_API_BASE.startsWith('https:')) refuse(`TWILIO_API_BASE=${c.TWILIO_API_BASE} is not https`);
+}
+
+/** The self-service password reset policy must be satisfiable, for users and for admins. */
+function checkPolicy(c: ParsedConfig): void {
+  const methods = c.SSPR_METHODS.join(',');
+  const enabled = c.SSPR_METHODS.length;
+  if (c.SSPR_METHODS_REQUIRED > enabled) {
+    throw new ConfigError(
+      `SSPR_METHODS_REQUIRED=${c.SSPR_METHODS_REQUIRED} is more than the ${enabled} method${enabled === 1 ? '' : 's'} SSPR_METHODS=${methods} enables`,
+    );
+  }
+  if (c.SSPR_PROOFS_REQUIRED > enabled) {
+    throw new ConfigError(
+      `SSPR_PROOFS_REQUIRED=${c.SSPR_PROOFS_REQUIRED} is more than the ${enabled} method${enabled === 1 ? '' : 's'} SSPR_METHODS=${methods} enables`,
+    );
+  }
+  // Admins always register and prove two methods, never security questions (not configurable).
+  if (c.SSPR_SCOPE !== 'none' && c.SSPR_METHODS.filter((m) => m !== 'security_questions').length < 2) {
+    throw new ConfigError(
+      `SSPR_SCOPE=${c.SSPR_SCOPE} with SSPR_METHODS=${methods}: admins need two methods other than security questions; enable at least two of them, or set SSPR_SCOPE=none`,
+    );
+  }
+  if (c.SSPR_QUESTIONS_ANSWER > c.SSPR_QUESTIONS_REGISTER) {
+    throw new ConfigError(
+      `SSPR_QUESTIONS_ANSWER=${c.SSPR_QUESTIONS_ANSWER} is more than SSPR_QUESTIONS_REGISTER=${c.SSPR_QUESTIONS_REGISTER}; users cannot answer more questions than they registered`,
+    );
+  }
+  if (c.SSPR_SCOPE === 'groups' && !c.SSPR_GROUPS) {
+    throw new ConfigError('SSPR_SCOPE=groups but SSPR_GROUPS is not set; list the groups whose members may reset');
+  }
+  if (c.SSPR_SCOPE !== 'groups' && c.SSPR_GROUPS) {
+    throw new ConfigError(
+      `SSPR_GROUPS is set but SSPR_SCOPE=${c.SSPR_SCOPE}; set SSPR_SCOPE=groups to use the groups, or unset SSPR_GROUPS`,
+    );
+  }
+}
+
+/** The chosen SMS gateway must have what it needs to send. */
+function checkGateway(c: ParsedConfig): void {
+  const needs: Record<'twilio' | 'webhook', (keyof ParsedConfig)[]> = {
+    twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'],
+    webhook: ['SMS_WEBHOOK_URL', 'SMS_WEBHOOK_SECRET'],
+  };
+  if (c.SMS_GATEWAY === 'none') return;
+  const missing = needs[c.SMS_GATEWAY].filter((name) => c[name] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `SMS_GATEWAY=${c.SMS_GATEWAY} needs ${needs[c.SMS_GATEWAY].join(', ')}; not set: ${missing.join(', ')}`,
+    );
+  }
+}
+
+function phoneMethods(methods: readonly MethodKind[]): MethodKind[] {
+  return methods.filter((m) => (PHONE_METHOD_KINDS as readonly MethodKind[]).includes(m));
 }
 
 export function loadConfig(env: Env = process.env, dotenvPath = '.env'): Config {

@@ -94,6 +94,57 @@ function keyList(raw: string | undefined): string[] | undefined {
   return keys;
 }
 
+/**
+ * The recovery / authentication method kinds, in the order the reference lists them. Declared
+ * here (not imported from the domain) so the configuration depends on nothing else; a test
+ * checks it matches `METHOD_KINDS` in src/domain/methods/types.ts.
+ */
+export const METHOD_KINDS = [
+  'email',
+  'mobile_phone',
+  'office_phone',
+  'authenticator_app',
+  'security_questions',
+  'recovery_codes',
+] as const;
+export type MethodKind = (typeof METHOD_KINDS)[number];
+
+/** Methods that go to a phone (SMS or voice) and so need a gateway and a country allowlist. */
+export const PHONE_METHOD_KINDS = ['mobile_phone', 'office_phone'] as const satisfies readonly MethodKind[];
+
+/** Splits a list on `separator`, trimming each entry; refuses empty entries and repeats. */
+function entries(raw: string, separator: string, key: (v: string) => string = (v) => v): string[] {
+  const items = raw.split(separator).map((s) => s.trim());
+  if (items.some((v) => v === '')) throw new InvalidValue();
+  if (new Set(items.map(key)).size !== items.length) throw new InvalidValue();
+  return items;
+}
+
+/** Comma-separated method kinds: known names only, no repeats, at least one. */
+function methodList(def: readonly MethodKind[]) {
+  return (raw: string | undefined): MethodKind[] => {
+    if (raw === undefined || raw.trim() === '') return [...def];
+    const items = entries(raw, ',');
+    for (const v of items) if (!(METHOD_KINDS as readonly string[]).includes(v)) throw new InvalidValue();
+    return items as MethodKind[];
+  };
+}
+
+function oneOrTwo(def: 1 | 2) {
+  return (raw: string | undefined, p: Prior): 1 | 2 => int(1, 2, def)(raw, p) as 1 | 2;
+}
+
+/** ISO 3166-1 alpha-2 region code, upper-cased. */
+const isRegion = (v: string): boolean => /^[A-Z]{2}$/.test(v);
+
+/**
+ * Text of a custom security question: NFKC, inner whitespace collapsed (as
+ * `customQuestions` in src/domain/methods/questions.ts derives ids, so repeats are caught here).
+ */
+function questionText(v: string): string {
+  return v.normalize('NFKC').replace(/\s+/g, ' ').trim();
+}
+
 const isDev = (p: Prior): boolean => p.NODE_ENV !== 'production';
 
 export const settings = {
@@ -240,6 +291,15 @@ export const settings = {
     group: 'Clients and keys',
     description:
       'Keys of the keyed hashes (HMAC) under which codes and identifiers are stored, comma-separated; the first writes, all verify (rotation: put the new key first). Required in production, each at least 32 characters.',
+    defaultText: '(generated in development)',
+    allowed: 'comma-separated strings of ≥ 32 characters',
+    secret: true,
+    parse: keyList,
+  }),
+  TOTP_KEYS: setting({
+    group: 'Clients and keys',
+    description:
+      'Keys that encrypt authenticator-app (TOTP) secrets at rest, comma-separated; the first encrypts, all decrypt (rotation: put the new key first). Required in production, each at least 32 characters.',
     defaultText: '(generated in development)',
     allowed: 'comma-separated strings of ≥ 32 characters',
     secret: true,
@@ -410,6 +470,290 @@ export const settings = {
     defaultText: '1209600',
     allowed: 'integer 300–31536000',
     parse: int(300, 31536000, 1209600),
+  }),
+  SSPR_SCOPE: setting({
+    group: 'Self-service password reset',
+    description:
+      'Who must register recovery methods and may reset their own password: nobody, every account, or members of `SSPR_GROUPS`.',
+    defaultText: 'all',
+    allowed: 'none, all, groups',
+    parse: oneOf(['none', 'all', 'groups'] as const, 'all'),
+  }),
+  SSPR_GROUPS: setting({
+    group: 'Self-service password reset',
+    description:
+      'Groups whose members are in scope. Required when `SSPR_SCOPE=groups` and refused otherwise (a forgotten setting).',
+    defaultText: '(unset)',
+    allowed: 'comma-separated group names, 1–256 characters each, no repeats',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const groups = entries(raw, ',');
+      if (groups.some((g) => g.length > 256)) throw new InvalidValue();
+      return groups;
+    },
+  }),
+  SSPR_METHODS: setting({
+    group: 'Self-service password reset',
+    description:
+      'Methods users may register and use at reset and for two-factor sign-in. Security questions and office phone are off by default; security questions are weak and never the only proof. Phone methods need `PHONE_COUNTRIES` (and `SMS_GATEWAY` in production).',
+    defaultText: 'email,mobile_phone,authenticator_app,recovery_codes',
+    allowed: `comma-separated, no repeats, at least one of: ${METHOD_KINDS.join(', ')}`,
+    parse: methodList(['email', 'mobile_phone', 'authenticator_app', 'recovery_codes']),
+  }),
+  SSPR_METHODS_REQUIRED: setting({
+    group: 'Self-service password reset',
+    description:
+      'How many methods a user must register. Admins always need 2, neither of them security questions; that is not configurable.',
+    defaultText: '1',
+    allowed: '1, 2',
+    parse: oneOrTwo(1),
+  }),
+  SSPR_PROOFS_REQUIRED: setting({
+    group: 'Self-service password reset',
+    description:
+      'How many methods a user must prove at reset (two proofs are two different methods and destinations). Admins always prove 2, never with security questions; that is not configurable.',
+    defaultText: '1',
+    allowed: '1, 2',
+    parse: oneOrTwo(1),
+  }),
+  SSPR_REGISTER_AT_SIGNIN: setting({
+    group: 'Self-service password reset',
+    description:
+      'Send a user in scope who has not registered enough methods (or whose registration is due for re-confirmation) through registration during sign-in, before the relying party gets its tokens.',
+    defaultText: 'true',
+    allowed: 'true, false',
+    parse: bool(true),
+  }),
+  SSPR_POSTPONE_LIMIT: setting({
+    group: 'Self-service password reset',
+    description: 'How many times a user may postpone registration at sign-in; 0 does not allow postponing.',
+    defaultText: '0',
+    allowed: 'integer 0–10',
+    parse: int(0, 10, 0),
+  }),
+  SSPR_RECONFIRM_DAYS: setting({
+    group: 'Self-service password reset',
+    description: 'Days after which a user is asked to re-confirm their registered methods; 0 never asks.',
+    defaultText: '180',
+    allowed: 'integer 0–730',
+    parse: int(0, 730, 180),
+  }),
+  SSPR_BOOTSTRAP: setting({
+    group: 'Self-service password reset',
+    description:
+      "Proof needed, besides the password, for an account's first registration. `email`: a code sent to the primary address an admin provisioned. `tap`: a temporary access pass issued by an admin with the CLI only. `password`: the password alone, which is WEAK: whoever has stolen a password could register their own phone and then reset at will.",
+    defaultText: 'email',
+    allowed: 'email, tap, password',
+    parse: oneOf(['email', 'tap', 'password'] as const, 'email'),
+  }),
+  SSPR_QUESTIONS_REGISTER: setting({
+    group: 'Self-service password reset',
+    description: 'How many security questions a user answers when registering that method.',
+    defaultText: '3',
+    allowed: 'integer 3–5',
+    parse: int(3, 5, 3),
+  }),
+  SSPR_QUESTIONS_ANSWER: setting({
+    group: 'Self-service password reset',
+    description:
+      'How many of their registered security questions a user must answer at reset; at most `SSPR_QUESTIONS_REGISTER`.',
+    defaultText: '3',
+    allowed: 'integer 3–5',
+    parse: int(3, 5, 3),
+  }),
+  SSPR_CUSTOM_QUESTIONS: setting({
+    group: 'Self-service password reset',
+    description: 'Security questions offered in addition to the built-in ones, separated by `|`.',
+    defaultText: '(none)',
+    allowed: 'questions separated by |, each 10–200 characters, no repeats',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return [];
+      const questions = entries(raw, '|', (q) => questionText(q).toLowerCase()).map(questionText);
+      for (const q of questions) {
+        const length = [...q].length;
+        if (length < 10 || length > 200 || /\p{Cc}/u.test(q)) throw new InvalidValue();
+      }
+      return questions;
+    },
+  }),
+  TAP_TTL_HOURS: setting({
+    group: 'Self-service password reset',
+    description: 'Lifetime of a temporary access pass (`SSPR_BOOTSTRAP=tap`).',
+    defaultText: '8',
+    allowed: 'integer 1–8',
+    parse: int(1, 8, 8),
+  }),
+  INVITE_TTL_HOURS: setting({
+    group: 'Self-service password reset',
+    description: 'Lifetime of an invitation code.',
+    defaultText: '72',
+    allowed: 'integer 1–720',
+    parse: int(1, 720, 72),
+  }),
+  RECENT_PROOF_MINUTES: setting({
+    group: 'Self-service password reset',
+    description:
+      'How recent the password and method proof must be for a user to change their security info (methods).',
+    defaultText: '10',
+    allowed: 'integer 1–60',
+    parse: int(1, 60, 10),
+  }),
+  EMAIL_CODE_DIGITS: setting({
+    group: 'Codes and throttles',
+    description: 'Digits of a code sent by email.',
+    defaultText: '8',
+    allowed: 'integer 6–10',
+    parse: int(6, 10, 8),
+  }),
+  PHONE_CODE_DIGITS: setting({
+    group: 'Codes and throttles',
+    description: 'Digits of a code sent by SMS or read out in a voice call.',
+    defaultText: '6',
+    allowed: 'integer 6–10',
+    parse: int(6, 10, 6),
+  }),
+  CODE_TTL_SECONDS: setting({
+    group: 'Codes and throttles',
+    description: 'Lifetime of a code sent by email, SMS or voice (ASVS: at most 10 minutes).',
+    defaultText: '600',
+    allowed: 'integer 60–600',
+    parse: int(60, 600, 600),
+  }),
+  CODE_MAX_ATTEMPTS: setting({
+    group: 'Codes and throttles',
+    description: 'Wrong entries of one code after which the code dies.',
+    defaultText: '5',
+    allowed: 'integer 1–10',
+    parse: int(1, 10, 5),
+  }),
+  EMAIL_SEND_LIMIT: setting({
+    group: 'Codes and throttles',
+    description:
+      'Emails with codes per window, counted per account and per address; reaching it blocks sending for `SEND_BLOCK_SECONDS`.',
+    defaultText: '10',
+    allowed: 'integer 1–100',
+    parse: int(1, 100, 10),
+  }),
+  EMAIL_SEND_WINDOW_SECONDS: setting({
+    group: 'Codes and throttles',
+    description: 'Window of `EMAIL_SEND_LIMIT`.',
+    defaultText: '600',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 600),
+  }),
+  PHONE_SEND_LIMIT: setting({
+    group: 'Codes and throttles',
+    description:
+      'Texts and calls with codes per window, counted per account and per number; reaching it blocks sending for `SEND_BLOCK_SECONDS`.',
+    defaultText: '5',
+    allowed: 'integer 1–100',
+    parse: int(1, 100, 5),
+  }),
+  PHONE_SEND_WINDOW_SECONDS: setting({
+    group: 'Codes and throttles',
+    description: 'Window of `PHONE_SEND_LIMIT`.',
+    defaultText: '3600',
+    allowed: 'integer 60–86400',
+    parse: int(60, 86400, 3600),
+  }),
+  SEND_BLOCK_SECONDS: setting({
+    group: 'Codes and throttles',
+    description: 'How long sending to an account or destination stays blocked once a send limit is reached.',
+    defaultText: '86400',
+    allowed: 'integer 60–604800',
+    parse: int(60, 604800, 86400),
+  }),
+  PHONE_COUNTRIES: setting({
+    group: 'Phones and gateway',
+    description:
+      'Countries SMS and voice calls may go to (toll-fraud protection). Empty refuses every phone number: set it to enable the phone methods. Production refuses phone methods in `SSPR_METHODS` while it is empty.',
+    defaultText: '(empty: phones refused)',
+    allowed: 'comma-separated ISO 3166-1 alpha-2 codes (two letters A–Z, e.g. DE,FR), no repeats',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return [] as string[];
+      const codes = entries(raw.toUpperCase(), ',');
+      if (!codes.every(isRegion)) throw new InvalidValue();
+      return codes;
+    },
+  }),
+  PHONE_DEFAULT_REGION: setting({
+    group: 'Phones and gateway',
+    description: 'Region of phone numbers typed without a leading `+` and country code.',
+    defaultText: '(unset: numbers need +country code)',
+    allowed: 'ISO 3166-1 alpha-2 code (two letters A–Z)',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const v = raw.trim().toUpperCase();
+      if (!isRegion(v)) throw new InvalidValue();
+      return v;
+    },
+  }),
+  SMS_GATEWAY: setting({
+    group: 'Phones and gateway',
+    description:
+      'How SMS and voice calls are sent. `none` sends nothing (development keeps them in the dev outbox); production refuses phone methods with `none`. `twilio` needs the `TWILIO_*` settings, `webhook` the `SMS_WEBHOOK_*` settings.',
+    defaultText: 'none',
+    allowed: 'none, twilio, webhook',
+    parse: oneOf(['none', 'twilio', 'webhook'] as const, 'none'),
+  }),
+  TWILIO_ACCOUNT_SID: setting({
+    group: 'Phones and gateway',
+    description: 'Twilio account SID (`SMS_GATEWAY=twilio`).',
+    defaultText: '(unset)',
+    allowed: 'AC followed by 32 hex digits',
+    parse: optionalString((v) => /^AC[0-9a-fA-F]{32}$/.test(v)),
+  }),
+  TWILIO_AUTH_TOKEN: setting({
+    group: 'Phones and gateway',
+    description: 'Twilio auth token (`SMS_GATEWAY=twilio`).',
+    defaultText: '(unset)',
+    allowed: 'the auth token, without spaces',
+    secret: true,
+    parse: optionalString((v) => /^\S+$/.test(v)),
+  }),
+  TWILIO_FROM: setting({
+    group: 'Phones and gateway',
+    description: 'Twilio number texts and calls come from (`SMS_GATEWAY=twilio`).',
+    defaultText: '(unset)',
+    allowed: 'E.164 number: + and 8–15 digits',
+    parse: optionalString((v) => /^\+[0-9]{8,15}$/.test(v)),
+  }),
+  TWILIO_API_BASE: setting({
+    group: 'Phones and gateway',
+    description: 'Base URL of the Twilio API; change it only to point tests at a local server.',
+    defaultText: 'https://api.twilio.com',
+    allowed: 'http(s) URL without query or fragment; https in production',
+    parse: (raw) => {
+      const v = raw?.trim() || 'https://api.twilio.com';
+      if (!isUrl(['http:', 'https:'])(v)) throw new InvalidValue();
+      const u = new URL(v);
+      if (u.search || u.hash) throw new InvalidValue();
+      return v.replace(/\/+$/, '');
+    },
+  }),
+  SMS_WEBHOOK_URL: setting({
+    group: 'Phones and gateway',
+    description:
+      'URL rekey POSTs each SMS or voice message to (`SMS_GATEWAY=webhook`). Secret because such URLs often carry a token.',
+    defaultText: '(unset)',
+    allowed: 'http(s) URL',
+    secret: true,
+    parse: optionalString(isUrl(['http:', 'https:'])),
+  }),
+  SMS_WEBHOOK_SECRET: setting({
+    group: 'Phones and gateway',
+    description: 'Shared secret that authenticates rekey to the webhook (`SMS_GATEWAY=webhook`).',
+    defaultText: '(unset)',
+    allowed: 'a string of ≥ 32 characters',
+    secret: true,
+    parse: optionalString((v) => v.length >= 32),
+  }),
+  GATEWAY_TIMEOUT_MS: setting({
+    group: 'Phones and gateway',
+    description: 'How long rekey waits for the SMS gateway before treating a send as failed.',
+    defaultText: '10000',
+    allowed: 'integer 1000–30000',
+    parse: int(1000, 30000, 10000),
   }),
 } as const;
 

@@ -14,6 +14,31 @@ export class Notifications {
     private readonly config: Pick<Config, 'PRODUCT_NAME' | 'HELPDESK_URL'>,
   ) {}
 
+  /**
+   * The admin-provisioned primary address hears of every first registration: if a thief with
+   * the password registered his own phone, the owner learns it at once.
+   */
+  async firstRegistration(account: AccountRecord, context: { at: number; ip: string; method: string }): Promise<void> {
+    const primary = account.emails[0]?.address;
+    if (!primary) return;
+    const help = this.config.HELPDESK_URL ? ` Contact ${this.config.HELPDESK_URL} at once.` : ' Contact your helpdesk at once.';
+    await this.deliver(primary, `Recovery methods were set up for your ${this.config.PRODUCT_NAME} account`, [
+      `Hello ${account.name},`,
+      '',
+      `a first recovery method (${context.method}) was set up for your ${this.config.PRODUCT_NAME} account "${account.login}" on ${new Date(context.at).toUTCString()} from IP address ${context.ip}.`,
+      '',
+      `If this was not you, someone may know your password.${help}`,
+    ].join('\n'), account.id, 'first_registration');
+  }
+
+  private async deliver(to: string, subject: string, text: string, accountId: string, kind: string): Promise<void> {
+    try {
+      await this.sender.send({ channel: 'email', to, subject, text });
+    } catch (err) {
+      this.log.warn({ event: 'notification_failed', kind, accountId, err: (err as Error).message });
+    }
+  }
+
   async passwordChanged(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
     const when = new Date(context.at).toUTCString();
     const help = this.config.HELPDESK_URL ? ` or contact ${this.config.HELPDESK_URL}` : '';
@@ -24,14 +49,7 @@ export class Notifications {
       '',
       `If this was not you, reset your password now with "Forgot password?" on the sign-in page${help}.`,
     ].join('\n');
-    await Promise.all(
-      account.emails.map(async (e) => {
-        try {
-          await this.sender.send({ channel: 'email', to: e.address, subject: `Your ${this.config.PRODUCT_NAME} password was changed`, text });
-        } catch (err) {
-          this.log.warn({ event: 'notification_failed', kind: 'password_changed', accountId: account.id, err: (err as Error).message });
-        }
-      }),
-    );
+    const subject = `Your ${this.config.PRODUCT_NAME} password was changed`;
+    await Promise.all(account.emails.map((e) => this.deliver(e.address, subject, text, account.id, 'password_changed')));
   }
 }

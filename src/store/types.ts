@@ -43,8 +43,10 @@ export interface AccountRecord {
   mustChangePassword: boolean;
   /** Every session, grant and token written before this time (ms) is refused. */
   notBefore: number;
-  /** Recovery/authentication methods, opaque to the store (added by the registration issue). */
+  /** Recovery/authentication methods (src/domain/methods/types.ts), opaque to the store. */
   methods: unknown[];
+  /** How often the user chose "not now" at registration (policy SSPR_POSTPONE_LIMIT). */
+  registrationPostponed?: number;
   createdAt: number;
   updatedAt: number;
   /** Incremented by every successful `replace`; used for optimistic concurrency. */

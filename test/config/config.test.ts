@@ -46,6 +46,9 @@ describe('configuration', function () {
       JWKS: JSON.stringify({ keys: [signingKey] }),
       COOKIE_KEYS: KEY_A,
       HMAC_KEYS: KEY_B,
+      TOTP_KEYS: 'c'.repeat(32),
+      // Phone methods need an SMS gateway in production; these tests are not about them.
+      SSPR_METHODS: 'email,authenticator_app,recovery_codes',
     };
   });
 

@@ -98,6 +98,7 @@ for (const backend of BACKENDS.filter((b) => b !== 'sqlite')) {
         NODE_ENV: 'test',
         LOG_LEVEL: 'silent',
         DEMO: 'false',
+        SSPR_SCOPE: 'none',
         ISSUER: issuer,
         CLIENTS_FILE: clientsFile,
         JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
