@@ -18,6 +18,7 @@ import { SecretBox } from './domain/secret-box.ts';
 import { OneTimeCodes } from './domain/one-time-codes.ts';
 import { SendThrottle } from './domain/send-throttle.ts';
 import { AccessPasses } from './domain/access-pass.ts';
+import { Audit } from './domain/audit.ts';
 import type { CodeDeliveryDeps } from './domain/methods/code-delivery.ts';
 import { buildMethods, type Methods } from './domain/methods/registry.ts';
 import { openStore } from '../adapters/store/open.ts';
@@ -43,6 +44,7 @@ export interface Services {
   codeDelivery: CodeDeliveryDeps;
   methods: Methods;
   accessPasses: AccessPasses;
+  audit: Audit;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     config.SSPR_METHODS,
   );
   const accessPasses = new AccessPasses(store, hmac, clock);
+  const audit = new Audit(store, log, clock, config.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000);
   return {
     config,
     clock,
@@ -163,6 +166,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     codeDelivery,
     methods,
     accessPasses,
+    audit,
     close: () => store.close(),
   };
 }

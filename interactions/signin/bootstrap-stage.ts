@@ -10,11 +10,11 @@ import { field } from '../http/body.ts';
 import { t } from '../i18n/index.ts';
 import { bootstrapPage } from '../views/pages/security-setup.ts';
 import type { Branding } from '../views/layout.ts';
-import { methodContext } from './method-context.ts';
+import { auditContext, methodContext } from './method-context.ts';
 import type { FormErrors, Stage, StageRequest, StageResult } from './stage.ts';
 
 export function bootstrapStage(services: Services, branding: Branding): Stage {
-  const { policy, codeDelivery, accessPasses, clock } = services;
+  const { policy, codeDelivery, accessPasses, clock, audit } = services;
   const mode = policy.options.bootstrap;
 
   const primary = (r: StageRequest): string | undefined => r.account?.emails[0]?.address;
@@ -23,7 +23,12 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
     const to = primary(r);
     if (mode !== 'email' || !to) return undefined;
     const sent = await sendCode(codeDelivery, methodContext(r, clock, 'bootstrap'), 'email', to, {});
-    if (!sent.ok) return { form: t(sent.error.id, sent.error.vars) };
+    if (!sent.ok) {
+      const throttled = sent.error.id === 'send_throttled';
+      await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'bootstrap', channel: 'email' } });
+      return { form: t(sent.error.id, sent.error.vars) };
+    }
+    await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'bootstrap', channel: 'email', to: maskEmail(to) } });
     r.state.bootstrap = { pending: sent.value, sentTo: maskEmail(to) };
     return undefined;
   }
@@ -58,6 +63,7 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       if (action === 'tap') {
         const pass = field(r.ctx, 'pass', 100) ?? '';
         if (!(await accessPasses.redeem(account.id, pass))) {
+          await audit.record({ type: 'bootstrap.failed', outcome: 'failure', ...auditContext(r), reason: 'access_pass_wrong', details: { via: 'tap' } });
           return { done: false, status: 400, errors: { fields: { pass: t('bootstrap.tap_wrong') } } };
         }
       } else if (action === 'resend' && mode === 'email') {
@@ -66,6 +72,7 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       } else if (action === 'code' && mode === 'email') {
         const checked = await checkCode(codeDelivery, methodContext(r, clock, 'bootstrap'), r.state.bootstrap?.pending ?? {}, { code: field(r.ctx, 'code', 20) });
         if (!checked.ok) {
+          await audit.record({ type: 'code.failed', outcome: 'failure', ...auditContext(r), reason: checked.error.id, details: { purpose: 'bootstrap' } });
           if (checked.error.final) delete r.state.bootstrap;
           return { done: false, status: 400, errors: { fields: { code: t(checked.error.id, checked.error.vars) } } };
         }
@@ -74,6 +81,7 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       }
       r.state.passed.push('bootstrap');
       delete r.state.bootstrap;
+      await audit.record({ type: 'bootstrap.used', outcome: 'success', ...auditContext(r), details: { via: action === 'tap' ? 'tap' : 'email' } });
       return { done: true };
     },
   };

@@ -14,3 +14,8 @@ export function amrOf(methodAmr: string, pending: { channel?: unknown } | undefi
   if (pending?.channel === 'sms') return 'sms';
   return methodAmr;
 }
+
+/** Who and where, for audit events of a stage request. */
+export function auditContext(r: StageRequest): { accountId?: string; ip: string; userAgent: string } {
+  return { ...(r.account ? { accountId: r.account.id } : {}), ip: r.ip, userAgent: r.ctx.get('user-agent').slice(0, 200) };
+}

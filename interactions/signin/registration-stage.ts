@@ -10,7 +10,7 @@ import { field, formFields } from '../http/body.ts';
 import { t } from '../i18n/index.ts';
 import { chooserPage, methodInputPage, proofPage } from '../views/pages/security-setup.ts';
 import type { Branding } from '../views/layout.ts';
-import { amrOf, methodContext } from './method-context.ts';
+import { amrOf, auditContext, methodContext } from './method-context.ts';
 import type { FormErrors, Stage, StageRequest, StageResult } from './stage.ts';
 import type { MethodError } from '../../src/domain/methods/types.ts';
 
@@ -22,7 +22,7 @@ function toErrors(e: MethodError): FormErrors {
 }
 
 export function registrationStage(services: Services, branding: Branding): Stage {
-  const { policy, methods, accounts, clock, notifications, box } = services;
+  const { policy, methods, accounts, clock, notifications, box, audit } = services;
   const action = (r: StageRequest): string => `/interaction/${r.uid}/register`;
 
   /** Kinds the user may still add: allowed by policy and not registered yet. */
@@ -34,7 +34,17 @@ export function registrationStage(services: Services, branding: Branding): Stage
   async function start(r: StageRequest, kind: MethodKind, input: FormInput): Promise<FormErrors | undefined> {
     const method = methods.get(kind)!;
     const started = await method.startRegistration(methodContext(r, clock, 'register'), input);
-    if (!started.ok) return toErrors(started.error);
+    if (!started.ok) {
+      const throttled = started.error.id === 'send_throttled';
+      if (throttled || started.error.id === 'delivery_failed') {
+        await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'register', kind } });
+      }
+      return toErrors(started.error);
+    }
+    const channel = started.value.pending.channel;
+    if (typeof channel === 'string') {
+      await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'register', kind, channel, to: started.value.display.sentTo ?? '' } });
+    }
     r.state.registration = { kind, pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)), values: pickValues(input) };
     return undefined;
   }
@@ -46,6 +56,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
     r.state.amr = [...new Set([...r.state.amr, amr])];
     r.state.passed.push(`registered:${record.kind}`);
     delete r.state.registration;
+    await audit.record({ type: 'method.registered', outcome: 'success', ...auditContext(r), details: { kind: record.kind, masked: methods.get(record.kind)?.mask(record as never) ?? '', first } });
     if (first) await notifications.firstRegistration(updated, { at: clock(), ip: r.ip, method: t(`method.${record.kind}`) });
   }
 
@@ -108,6 +119,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
           const method = methods.get(reg.kind)!;
           const finished = await method.finishRegistration(methodContext(r, clock, 'register'), reg.pending, input);
           if (!finished.ok) {
+            await audit.record({ type: 'method.registration_failed', outcome: 'failure', ...auditContext(r), reason: finished.error.id, details: { kind: reg.kind } });
             if (finished.error.final) delete reg.pending;
             reg.values = { ...(reg.values ?? {}), ...pickQuestions(input) };
             return fail(toErrors(finished.error));

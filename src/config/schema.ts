@@ -185,6 +185,13 @@ export const settings = {
     allowed: 'a writable folder path',
     parse: (raw) => raw?.trim() || './data',
   }),
+  AUDIT_RETENTION_DAYS: setting({
+    group: 'Server',
+    description: 'How long audit events stay in the store (they are also written as JSON log lines).',
+    defaultText: '180',
+    allowed: 'integer 1–3650',
+    parse: int(1, 3650, 180),
+  }),
   PRODUCT_NAME: setting({
     group: 'Branding',
     description: 'Name shown on every page and in messages.',

@@ -117,6 +117,15 @@ for (const backend of BACKENDS) {
       const raw = await rawStore(t);
       for (const secret of [key, bootCode, emailCode]) assert.ok(!raw.includes(secret), `${secret.slice(0, 4)}… must not be stored in clear`);
 
+      // Each step is an audit event, with no secret in it.
+      const events = (await t.services.audit.recent({ limit: 200 })).filter((e) => e.accountId === account.id);
+      const types = events.map((e) => `${e.type}:${e.outcome}`);
+      for (const expected of ['code.sent:success', 'code.failed:failure', 'bootstrap.used:success', 'method.registered:success']) {
+        assert.ok(types.includes(expected), `audit has ${expected}: ${types.join(', ')}`);
+      }
+      assert.deepEqual(events.filter((e) => e.type === 'method.registered').map((e) => e.details?.kind).sort(), ['authenticator_app', 'email']);
+      assert.ok(!JSON.stringify(events).includes(bootCode) && !JSON.stringify(events).includes(emailCode), 'no code in the audit trail');
+
       // The next sign-in goes straight through.
       const again = await signIn('nina');
       assert.ok(again.page.location?.startsWith(t.redirectUri), 'registered users are not asked again');
