@@ -40,6 +40,7 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       !!r.account &&
       policy.needsRegistration(r.account) &&
       policy.isFirstRegistration(r.account) &&
+      r.account.bootstrapProvenAt === undefined &&
       !r.state.passed.includes('bootstrap') &&
       !r.state.postponed,
 

@@ -45,6 +45,11 @@ export interface AccountRecord {
   notBefore: number;
   /** Recovery/authentication methods (src/domain/methods/types.ts), opaque to the store. */
   methods: unknown[];
+  /**
+   * Set when the account's first registration is already vouched for outside the sign-in
+   * (an accepted invitation proved the primary address): the bootstrap stage is skipped.
+   */
+  bootstrapProvenAt?: number;
   /** How often the user chose "not now" at registration (policy SSPR_POSTPONE_LIMIT). */
   registrationPostponed?: number;
   createdAt: number;
