@@ -19,6 +19,7 @@ import { passwordStage } from '../interactions/signin/password-stage.ts';
 import { changePasswordStage } from '../interactions/signin/change-password-stage.ts';
 import { bootstrapStage } from '../interactions/signin/bootstrap-stage.ts';
 import { registrationStage } from '../interactions/signin/registration-stage.ts';
+import { reconfirmStage } from '../interactions/signin/reconfirm-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
 import { demoClient } from '../interactions/demo/demo-client.ts';
 import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
@@ -52,6 +53,8 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     bootstrapStage(services, branding),
     registrationStage(services, branding),
   ];
+  // After sign-in (existing sessions): the same registration stages, then re-confirmation.
+  const securityInfoStages = [bootstrapStage(services, branding), registrationStage(services, branding), reconfirmStage(services, branding)];
 
   provider.use(requestLog(services.log));
   provider.use(securityHeaders);
@@ -59,7 +62,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   for (const router of [
     healthRoutes(services.store),
     assetRoutes(),
-    signinRoutes({ provider, services, branding, stages }),
+    signinRoutes({ provider, services, branding, stages, securityInfoStages }),
     ...(config.DEMO ? [demoRoutes(services, branding, demoUsers)] : []),
     ...(services.outbox ? [outboxRoutes(services.outbox, branding)] : []),
   ]) {

@@ -111,6 +111,9 @@ export const en = {
   'question_required': 'Choose a question for each answer.',
   'method_state_invalid': 'This step can no longer be completed. Start it again.',
   'questions_unavailable': 'Your security questions can no longer be used. Choose another method.',
+  'reconfirm.title': 'Are these still right?',
+  'reconfirm.lead': 'Every {days} days we ask you to check the ways you can recover your account. If you lost one, change it now, before you need it.',
+  'reconfirm.yes': 'Yes, they are still right',
 } as const;
 
 export type MessageKey = keyof typeof en;

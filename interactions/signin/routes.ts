@@ -22,7 +22,10 @@ export interface SigninRoutesDeps {
   provider: Provider;
   services: Services;
   branding: Branding;
+  /** Stages of the `login` prompt, in order. */
   stages: Stage[];
+  /** Stages of the `security_info` prompt (existing sessions: registration, re-confirmation). */
+  securityInfoStages: Stage[];
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -33,7 +36,8 @@ function withMfa(amr: string[]): string[] {
 }
 
 export function signinRoutes(deps: SigninRoutesDeps): Router {
-  const { provider, services, stages } = deps;
+  const { provider, services } = deps;
+  const stagesOf = (prompt: string): Stage[] => (prompt === 'security_info' ? deps.securityInfoStages : deps.stages);
   const states = new SigninStates(services.store.ephemeral);
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = parseBody(services.config.MAX_BODY_BYTES);
@@ -43,6 +47,8 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     if (details.uid !== ctx.params.uid) throw new NotFound();
     // Our clock, not oidc-provider's: expiry in the store is always judged by the injected clock.
     const state = await states.load(details.uid, services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000);
+    // After sign-in, the security_info prompt works on the session's own account.
+    if (details.prompt.name === 'security_info' && !state.accountId && details.session?.accountId) state.accountId = details.session.accountId;
     const client = await provider.Client.find(String(details.params.client_id));
     const account = state.accountId ? await services.accounts.get(state.accountId) : undefined;
     const loginHint = typeof details.params.login_hint === 'string' ? details.params.login_hint.slice(0, 320) : undefined;
@@ -63,8 +69,8 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     if (!sent || !constantTimeEqual(sent, state.csrf)) throw new CsrfFailed();
   }
 
-  async function nextStage(r: StageRequest): Promise<Stage | undefined> {
-    for (const stage of stages) if (await stage.needed(r)) return stage;
+  async function nextStage(prompt: string, r: StageRequest): Promise<Stage | undefined> {
+    for (const stage of stagesOf(prompt)) if (await stage.needed(r)) return stage;
     return undefined;
   }
 
@@ -84,16 +90,19 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
 
   router.get('/', async (ctx) => {
     const { details, state, request } = await load(ctx);
-    if (details.prompt.name === 'login') {
-      const stage = await nextStage(request);
+    if (details.prompt.name === 'login' || details.prompt.name === 'security_info') {
+      const stage = await nextStage(details.prompt.name, request);
       if (stage) {
         // Rendering may start a step (e.g. send the bootstrap code): save after it.
         const page = await stage.render(request);
         await states.save(details.uid, state);
         return show(ctx, page);
       }
+      if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
       return finish(ctx, details.uid, state, {
         login: { accountId: state.accountId!, amr: withMfa(state.amr), ts: Math.floor(services.clock() / 1000) },
+        // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
+        ...(state.postponed ? { security_info: { postponed: true } } : {}),
       });
     }
     await states.save(details.uid, state);
@@ -146,8 +155,8 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   router.post('/:stage', body, async (ctx) => {
     const { details, state, request } = await load(ctx);
     checkCsrf(ctx, state);
-    if (details.prompt.name !== 'login') throw new NotFound();
-    const stage = await nextStage(request);
+    if (details.prompt.name !== 'login' && details.prompt.name !== 'security_info') throw new NotFound();
+    const stage = await nextStage(details.prompt.name, request);
     // Only the stage that is due may be submitted: no skipping ahead, no replaying a passed one.
     if (!stage || stage.name !== ctx.params.stage) {
       ctx.status = 303;

@@ -2,7 +2,7 @@
  * oidc-provider set up for rekey: our adapter, keys, clients, claims, TTLs, and our own pages
  * for errors and sign-out. The sign-in interaction itself lives in interactions/.
  */
-import Provider, { interactionPolicy, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { interactionPolicy, type Account, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { guard, modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
@@ -22,14 +22,36 @@ export function accountClaims(account: AccountRecord): AccountClaims {
   };
 }
 
-function policy() {
-  const { Check, base } = interactionPolicy;
+/** What findAccount hands oidc-provider: its account plus our stored record for the checks. */
+interface LoadedAccount extends Account {
+  record: AccountRecord;
+}
+
+function policy(services: Services) {
+  const { Check, Prompt, base } = interactionPolicy;
   const prompts = base();
   // A session whose account was disabled or deleted must sign in again, never pass through.
   prompts.get('login')!.checks.add(
     new Check('account_unavailable', 'the account of this session cannot sign in', (ctx) =>
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
+  );
+  // After sign-in: re-confirm recovery methods when due, or register them when an existing
+  // session's account newly needs it (scope widened). Decided from the stored account, and
+  // satisfied by this authorization's own result, so it can never loop.
+  prompts.add(
+    new Prompt(
+      { name: 'security_info', requestable: false },
+      new Check('security_info_due', 'recovery methods need registration or re-confirmation', (ctx) => {
+        if (ctx.oidc.result?.security_info) return Check.NO_NEED_TO_PROMPT;
+        const record = (ctx.oidc.account as unknown as LoadedAccount | undefined)?.record;
+        if (!record) return Check.NO_NEED_TO_PROMPT;
+        const { policy: sspr, clock } = services;
+        const register = sspr.options.registerAtSignin && sspr.needsRegistration(record);
+        return register || sspr.reconfirmDue(record, clock()) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      }),
+    ),
+    1,
   );
   return prompts;
 }
@@ -89,13 +111,14 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
     pkce: { required: () => true },
     ttl,
     interactions: {
-      policy: policy(),
+      policy: policy(services),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     async findAccount(_ctx, sub) {
       const account = await guard(store.accounts.get(sub));
       if (!account || account.status !== 'active') return undefined;
-      return { accountId: sub, claims: () => accountClaims(account) };
+      const loaded: LoadedAccount = { accountId: sub, claims: () => accountClaims(account), record: account };
+      return loaded;
     },
     // First-party clients get their grant without a consent page.
     async loadExistingGrant(ctx: KoaContextWithOIDC) {
