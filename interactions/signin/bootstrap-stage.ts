@@ -80,6 +80,10 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       } else {
         return { done: false, again: true };
       }
+      if (action === 'code') {
+        // The code reached the primary address: it is now proven (email_verified).
+        r.account = await services.accounts.update(account.id, (a) => ({ ...a, emails: a.emails.map((e, i) => (i === 0 ? { ...e, verified: true } : e)) }));
+      }
       r.state.passed.push('bootstrap');
       delete r.state.bootstrap;
       await audit.record({ type: 'bootstrap.used', outcome: 'success', ...auditContext(r), details: { via: action === 'tap' ? 'tap' : 'email' } });

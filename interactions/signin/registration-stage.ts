@@ -6,6 +6,7 @@
 import type { Services } from '../../src/services.ts';
 import type { MethodKind, MethodRecord, FormInput, StepDisplay } from '../../src/domain/methods/types.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
+import { BadRequest } from '../../src/errors.ts';
 import { field, formFields } from '../http/body.ts';
 import { t } from '../i18n/index.ts';
 import { chooserPage, methodInputPage, proofPage } from '../views/pages/security-setup.ts';
@@ -31,7 +32,8 @@ export function registrationStage(services: Services, branding: Branding): Stage
     return policy.allowedKinds(r.account!).filter((k) => !have.has(k) && methods.has(k));
   }
 
-  async function start(r: StageRequest, kind: MethodKind, input: FormInput): Promise<FormErrors | undefined> {
+  /** Starts a method's registration step; on failure, the errors and the status to answer with. */
+  async function start(r: StageRequest, kind: MethodKind, input: FormInput): Promise<{ errors: FormErrors; status: number } | undefined> {
     const method = methods.get(kind)!;
     const started = await method.startRegistration(methodContext(r, clock, 'register'), input);
     if (!started.ok) {
@@ -39,7 +41,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
       if (throttled || started.error.id === 'delivery_failed') {
         await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'register', kind } });
       }
-      return toErrors(started.error);
+      return { errors: toErrors(started.error), status: throttled ? 429 : 400 };
     }
     const channel = started.value.pending.channel;
     if (typeof channel === 'string') {
@@ -51,7 +53,12 @@ export function registrationStage(services: Services, branding: Branding): Stage
 
   async function save(r: StageRequest, record: MethodRecord, amr: string): Promise<void> {
     const first = methodsOf(r.account!).length === 0;
-    const updated = await accounts.update(r.account!.id, (a) => ({ ...a, methods: [...methodsOf(a), record] }));
+    const updated = await accounts.update(r.account!.id, (a) => ({
+      ...a,
+      methods: [...methodsOf(a), record],
+      // An email method proven by a code also proves that address on the account.
+      emails: a.emails.map((e) => (record.kind === 'email' && e.address === record.address ? { ...e, verified: true } : e)),
+    }));
     r.account = updated;
     r.state.amr = [...new Set([...r.state.amr, amr])];
     r.state.passed.push(`registered:${record.kind}`);
@@ -99,17 +106,17 @@ export function registrationStage(services: Services, branding: Branding): Stage
             r.state.registration = { kind };
             return again;
           }
-          const errors = await start(r, kind, {});
-          return errors ? fail(errors) : again;
+          const failed = await start(r, kind, {});
+          return failed ? fail(failed.errors, failed.status) : again;
         }
         case 'start':
         case 'resend': {
           const reg = r.state.registration;
           if (!reg) return fail({ form: t('method_unknown') });
-          const errors = await start(r, reg.kind, what === 'resend' ? (reg.values ?? {}) : input);
-          if (errors) {
+          const failed = await start(r, reg.kind, what === 'resend' ? (reg.values ?? {}) : input);
+          if (failed) {
             if (what === 'start') r.state.registration = { kind: reg.kind, values: pickValues(input) };
-            return fail(errors, errors.form === t('send_throttled') ? 429 : 400);
+            return fail(failed.errors, failed.status);
           }
           return again;
         }
@@ -120,7 +127,9 @@ export function registrationStage(services: Services, branding: Branding): Stage
           const finished = await method.finishRegistration(methodContext(r, clock, 'register'), reg.pending, input);
           if (!finished.ok) {
             await audit.record({ type: 'method.registration_failed', outcome: 'failure', ...auditContext(r), reason: finished.error.id, details: { kind: reg.kind } });
-            if (finished.error.final) delete reg.pending;
+            // A dead code (too many wrong tries, expired) keeps its proof page, whose code field shows
+            // why and whose "Send a new code" starts over; the input page has no code field to show it.
+            if (finished.error.final && !(NEEDS_INPUT as string[]).includes(reg.kind)) delete reg.pending;
             reg.values = { ...(reg.values ?? {}), ...pickQuestions(input) };
             return fail(toErrors(finished.error));
           }
@@ -138,7 +147,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
           return { done: true };
         }
         default:
-          return fail({});
+          throw new BadRequest();
       }
     },
   };

@@ -106,6 +106,7 @@ for (const backend of BACKENDS) {
       assert.ok(done.location?.startsWith(t.redirectUri), `sign-in finishes after registration: ${done.status} ${done.text.slice(0, 300)}`);
       const tokens = await rp.finish(flow, done.location!);
       assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp', 'mfa']);
+      assert.equal(tokens.claims()!.email_verified, true, 'the bootstrap code proved the primary address');
 
       const stored = (await t.services.accounts.get(account.id))!;
       const kinds = (stored.methods as MethodRecord[]).map((m) => m.kind).sort();
