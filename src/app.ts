@@ -23,6 +23,9 @@ import { reconfirmStage } from '../interactions/signin/reconfirm-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
 import { demoClient } from '../interactions/demo/demo-client.ts';
 import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
+import { accountRoutes } from '../interactions/account/routes.ts';
+import { accountClient } from '../interactions/account/account-client.ts';
+import { inviteRoutes } from '../interactions/invite/routes.ts';
 
 export interface App {
   provider: Provider;
@@ -39,6 +42,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   };
   const clients = [...loadClientsFile(config.CLIENTS_FILE), ...extraClients];
   if (config.DEMO) clients.push(demoClient(config.ISSUER));
+  clients.push(accountClient(config.ISSUER));
   const ids = new Set<string>();
   for (const c of clients) {
     if (ids.has(c.client_id)) throw new ConfigError(`CLIENTS_FILE: client_id "${c.client_id}" is used twice (or clashes with the demo app)`);
@@ -63,6 +67,8 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     healthRoutes(services.store),
     assetRoutes(),
     signinRoutes({ provider, services, branding, stages, securityInfoStages }),
+    accountRoutes({ provider, services, branding }),
+    inviteRoutes(services, branding),
     ...(config.DEMO ? [demoRoutes(services, branding, demoUsers)] : []),
     ...(services.outbox ? [outboxRoutes(services.outbox, branding)] : []),
   ]) {

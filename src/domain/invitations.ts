@@ -39,7 +39,7 @@ const purpose = (accountId: string): string => `invite:${accountId}`;
 
 /** Codes are typed by hand: case, spaces and dashes do not matter. */
 function normalizeCode(code: string): string {
-  return code.normalize('NFKC').toLowerCase().replace(/[\s\-‐-―]/g, '');
+  return code.normalize('NFKC').toLowerCase().replace(/[\s\u2010-\u2015-]/g, '');
 }
 
 export interface InvitationsDeps {

@@ -7,6 +7,7 @@ import { parse } from 'csv-parse';
 import type { Readable } from 'node:stream';
 import { InvalidInput, RekeyError } from '../errors.ts';
 import type { Accounts } from './accounts.ts';
+import type { AccountRecord } from '../store/types.ts';
 
 export const IMPORT_COLUMNS = ['login', 'email', 'name', 'groups', 'admin'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
@@ -25,6 +26,8 @@ export interface ImportResult {
 export interface ImportOptions {
   dryRun?: boolean;
   onRow?: (done: number) => void;
+  /** Called with each account created (never in a dry run), e.g. to invite it afterwards. */
+  onCreated?: (account: AccountRecord) => void;
 }
 
 function checkHeader(header: string[]): Column[] {
@@ -86,7 +89,10 @@ export async function importUsers(accounts: Accounts, input: Readable, options: 
         ...(row.name ? { name: row.name } : {}),
       };
       if (options.dryRun) await accounts.validateNew(input);
-      else await accounts.create(input);
+      else {
+        const { account } = await accounts.create(input);
+        options.onCreated?.(account);
+      }
       result.created += 1;
     } catch (e) {
       if (!(e instanceof RekeyError) || !e.expose) throw e;

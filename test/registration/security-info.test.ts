@@ -56,6 +56,7 @@ for (const backend of BACKENDS) {
       assert.match(page.text, /Every 180 days/);
       assert.match(page.text, /q•••@e•••\.net/);
       assert.doesNotMatch(page.text, /quinn\.home@example\.net/, 'the address is masked');
+      assert.match(page.text, /href="\/account\/security">Change them</, '"change" leads to My security info');
 
       const done = await browser.submit(page, formAction(page.text, '/reconfirm'), { action: 'confirm' }, t.redirectUri);
       assert.ok(done.location?.startsWith(t.redirectUri), `${done.status} ${done.text.slice(0, 200)}`);

@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { countCsvRows, importUsers, IMPORT_COLUMNS } from '../../domain/user-import.ts';
+import { Invitations } from '../../domain/invitations.ts';
+import type { AccountRecord } from '../../store/types.ts';
 import { CliError, out, withServices } from '../runtime.ts';
 
 /** Read whole: even 100,000 rows are a few MB, and a read error surfaces before any row is created. */
@@ -25,9 +27,10 @@ export function registerImport(users: Command): void {
     )
     .argument('<file>', 'CSV file (UTF-8)')
     .option('--dry-run', 'check every row and report, but create nothing')
+    .option('--invite', 'email an invitation to every created user that has an email address')
     .addHelpText('after', '\nExample:\n  login,email,name,groups,admin\n  ada,ada@example.com,Ada Lovelace,staff;it,false\n\n  $ rekey users import people.csv')
     .action(
-      withServices(async (services, file: string, opts: { dryRun?: boolean }) => {
+      withServices(async (services, file: string, opts: { dryRun?: boolean; invite?: boolean }) => {
         const text = readCsv(file);
         const total = await countCsvRows(Readable.from([text]));
         const bar = new cliProgress.SingleBar(
@@ -35,12 +38,36 @@ export function registerImport(users: Command): void {
           cliProgress.Presets.shades_classic,
         );
         bar.start(total, 0);
+        const created: AccountRecord[] = [];
         try {
-          const result = await importUsers(services.accounts, Readable.from([text]), { dryRun: opts.dryRun === true, onRow: (n) => bar.update(n) });
+          const result = await importUsers(services.accounts, Readable.from([text]), {
+            dryRun: opts.dryRun === true,
+            onRow: (n) => bar.update(n),
+            onCreated: (a) => void created.push(a),
+          });
           bar.stop();
           out(`${opts.dryRun ? 'Would create' : 'Created'} ${result.created} user(s); ${result.failed.length} row(s) failed.`);
           for (const f of result.failed) out(`  line ${f.line}${f.login ? ` (${f.login})` : ''}: ${f.reason}`);
           if (result.failed.length > 0) process.exitCode = 1;
+          if (opts.invite && !opts.dryRun) {
+            // After the import, so a slow mail server does not hold the rows back.
+            const invitations = new Invitations(services);
+            const withEmail = created.filter((a) => a.emails.length > 0);
+            const failed: string[] = [];
+            for (const a of withEmail) {
+              try {
+                await invitations.issue(a, { actor: 'cli' });
+              } catch (e) {
+                failed.push(`  ${a.login}: ${(e as Error).message}`);
+              }
+            }
+            const skipped = created.length - withEmail.length;
+            out(`Invited ${withEmail.length - failed.length} user(s)${skipped ? `; ${skipped} without an email address were not invited` : ''}${failed.length ? `; ${failed.length} invitation(s) could not be sent:` : '.'}`);
+            if (failed.length > 0) {
+              out(...failed);
+              process.exitCode = 1;
+            }
+          }
         } finally {
           bar.stop();
         }

@@ -4,6 +4,7 @@ import { registerCreate, registerTempPassword } from './users-create.ts';
 import { registerManage } from './users-manage.ts';
 import { registerView } from './users-view.ts';
 import { registerImport } from './users-import.ts';
+import { registerSecurity } from './users-security.ts';
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -15,4 +16,5 @@ export function registerUsers(program: Command): void {
   registerManage(users);
   registerTempPassword(users);
   registerImport(users);
+  registerSecurity(users);
 }

@@ -1,0 +1,151 @@
+/**
+ * Pages of "My security info" (/account/security): the sign-in prompt, the two proof steps
+ * (password, then one registered method), the management page and regenerated recovery
+ * codes. Adding a method reuses the chooser / input / proof pages of security-setup.ts.
+ */
+import { html, type Html } from '../html.ts';
+import { alert, fieldError, layout, type Branding } from '../layout.ts';
+import { t } from '../../i18n/index.ts';
+import type { FormErrors } from '../../signin/stage.ts';
+
+export const ACCOUNT_PATHS = {
+  page: '/account/security',
+  login: '/account/login',
+  callback: '/account/callback',
+  password: '/account/security/password',
+  verify: '/account/security/verify',
+  add: '/account/security/add',
+  remove: '/account/security/remove',
+  regenerate: '/account/security/regenerate',
+  codesSaved: '/account/security/codes-saved',
+} as const;
+
+const hidden = (csrf: string, action?: string): Html =>
+  html`<input type="hidden" name="csrf" value="${csrf}">${action ? html`<input type="hidden" name="action" value="${action}">` : ''}`;
+
+function notice(message: string | undefined): Html {
+  return message ? html`<div class="hint" role="status"><p>${message}</p></div>` : html``;
+}
+
+/** No session: sign in first (or again, for a first method, which sign-in sets up with its bootstrap proof). */
+export function accountSigninPromptPage(v: { branding: Branding; firstMethod?: boolean }): string {
+  return layout({
+    title: v.firstMethod ? t('account.first_method.title') : t('account.signin.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${v.firstMethod ? t('account.first_method.lead') : t('account.signin.lead', { product: v.branding.productName })}</p>
+<div class="actions"><a class="button" href="${ACCOUNT_PATHS.login}">${v.firstMethod ? t('account.first_method.button') : t('account.signin.button')}</a></div>`,
+  });
+}
+
+export interface AccountPasswordView {
+  branding: Branding;
+  csrf: string;
+  login: string;
+  errors?: FormErrors;
+}
+
+/** Step 1 of the proof: the password (failures count toward the sign-in lockout). */
+export function accountPasswordPage(v: AccountPasswordView): string {
+  const err = v.errors?.fields?.password;
+  return layout({
+    title: t('account.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('account.proof.lead')}</p>
+<h2>${t('account.proof.password_step')}</h2>
+${alert(v.errors?.form)}
+<form method="post" action="${ACCOUNT_PATHS.password}" novalidate>${hidden(v.csrf)}
+<input type="text" name="username" autocomplete="username" value="${v.login}" readonly hidden>
+<label for="password">${t('signin.password')}</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required autofocus${err ? html` aria-invalid="true" aria-describedby="password-error"` : ''}>
+${fieldError('password', err)}
+<div class="actions"><button type="submit">${t('register.next')}</button></div>
+</form>`,
+  });
+}
+
+export interface AccountPickMethodView {
+  branding: Branding;
+  csrf: string;
+  methods: { id: string; label: string; masked: string }[];
+  errors?: FormErrors;
+}
+
+/** Step 2 of the proof: which registered method to prove. */
+export function accountPickMethodPage(v: AccountPickMethodView): string {
+  const err = v.errors?.fields?.methodId;
+  return layout({
+    title: t('account.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('account.proof.method_lead')}</p>
+${alert(v.errors?.form)}
+<form method="post" action="${ACCOUNT_PATHS.verify}">${hidden(v.csrf, 'start')}
+<fieldset${err ? html` aria-describedby="methodId-error"` : ''}><legend>${t('account.proof.method_step')}</legend>
+${v.methods.map(
+  (m, i) => html`<div class="choice"><input type="radio" name="methodId" id="method-${m.id}" value="${m.id}"${i === 0 ? ' checked' : ''}>
+<label for="method-${m.id}">${m.label}<span class="hint"> – ${m.masked}</span></label></div>`,
+)}
+</fieldset>${fieldError('methodId', err)}
+<div class="actions"><button type="submit">${t('register.next')}</button></div></form>`,
+  });
+}
+
+export interface AccountManageView {
+  branding: Branding;
+  csrf: string;
+  name: string;
+  methods: { id: string; label: string; masked: string }[];
+  need: number;
+  canAdd: boolean;
+  hasRecoveryCodes: boolean;
+  minutes: number;
+  notice?: string;
+  errors?: FormErrors;
+}
+
+/** With a recent proof: the registered methods (masked) and what can be changed. */
+export function accountManagePage(v: AccountManageView): string {
+  return layout({
+    title: t('account.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('account.manage.lead', { name: v.name, minutes: v.minutes })}</p>
+${notice(v.notice)}
+${alert(v.errors?.form)}
+<h2>${t('account.manage.registered')}</h2>
+${v.methods.length
+  ? html`<ul class="methods">${v.methods.map(
+      (m) => html`<li><strong>${m.label}</strong>: ${m.masked}
+<form method="post" action="${ACCOUNT_PATHS.remove}" class="links">${hidden(v.csrf)}<input type="hidden" name="methodId" value="${m.id}">
+<button type="submit" class="secondary" aria-label="${t('account.manage.remove_label', { method: `${m.label} ${m.masked}` })}">${t('account.manage.remove')}</button></form></li>`,
+    )}</ul>`
+  : html`<p>${t('account.manage.none')}</p>`}
+<p class="hint">${t('account.manage.replace_hint', { need: v.need })}</p>
+${v.canAdd
+  ? html`<form method="post" action="${ACCOUNT_PATHS.add}">${hidden(v.csrf, 'open')}<div class="actions"><button type="submit">${t('account.manage.add')}</button></div></form>`
+  : ''}
+${v.hasRecoveryCodes
+  ? html`<form method="post" action="${ACCOUNT_PATHS.regenerate}">${hidden(v.csrf)}
+<p class="hint" id="regenerate-hint">${t('account.manage.regenerate_hint')}</p>
+<div class="actions"><button type="submit" class="secondary" aria-describedby="regenerate-hint">${t('account.manage.regenerate')}</button></div></form>`
+  : ''}`,
+  });
+}
+
+/** Regenerated recovery codes (the old set no longer works), shown until the user confirms saving them. */
+export function accountNewCodesPage(v: { branding: Branding; csrf: string; codes: string[]; errors?: FormErrors }): string {
+  const err = v.errors?.fields?.saved;
+  return layout({
+    title: t('account.codes.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('account.codes.lead')}</p>
+${alert(v.errors?.form)}
+<ol class="codes">${v.codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
+<form method="post" action="${ACCOUNT_PATHS.codesSaved}" novalidate>${hidden(v.csrf)}
+<div class="choice"><input type="checkbox" id="saved" name="saved" value="yes" required${err ? html` aria-invalid="true" aria-describedby="saved-error"` : ''}><label for="saved">${t('register.codes_saved')}</label></div>${fieldError('saved', err)}
+<div class="actions"><button type="submit">${t('code.submit')}</button></div></form>`,
+  });
+}
+
+/** A "cancel adding" form appended to the reused chooser page. */
+export function cancelAddForm(csrf: string): Html {
+  return html`<form method="post" action="${ACCOUNT_PATHS.add}" class="links">${hidden(csrf, 'cancel')}<button type="submit" class="secondary">${t('account.add.cancel')}</button></form>`;
+}
