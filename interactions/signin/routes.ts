@@ -30,9 +30,13 @@ export interface SigninRoutesDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** RFC 8176: `mfa` once a second factor joined the password. */
+/** Things the user knows: together they are still one factor. */
+const KNOWLEDGE = new Set(['pwd', 'kba']);
+
+/** RFC 8176: `mfa` once a factor of another kind (have/are) joined the password. */
 function withMfa(amr: string[]): string[] {
-  return amr.length >= 2 && !amr.includes('mfa') ? [...amr, 'mfa'] : amr;
+  const other = amr.some((a) => !KNOWLEDGE.has(a) && a !== 'mfa');
+  return amr.includes('pwd') && other && !amr.includes('mfa') ? [...amr, 'mfa'] : amr;
 }
 
 export function signinRoutes(deps: SigninRoutesDeps): Router {
