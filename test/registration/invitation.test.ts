@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, hiddenValue } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
@@ -22,7 +22,7 @@ function invitationCode(mail: ReceivedMail): string {
   return m[0];
 }
 
-describe('invitations over HTTP', function () {
+for (const backend of BACKENDS) describe(`invitations over HTTP on ${backend}`, function () {
   this.timeout(60_000);
   let t: TestApp;
   let smtp: TestSmtpServer;
@@ -31,7 +31,7 @@ describe('invitations over HTTP', function () {
 
   before(async () => {
     smtp = await startSmtpServer();
-    t = await startTestApp({ SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' });
+    t = await startTestApp({ SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' }, {}, backend);
     rp = await RelyingParty.discover(t.url, t.redirectUri);
     invitations = new Invitations(t.services);
   });

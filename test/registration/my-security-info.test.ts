@@ -6,7 +6,7 @@
  * proofs that stay with their own session.
  */
 import assert from 'node:assert/strict';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, hiddenValue, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { codeIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
@@ -16,7 +16,7 @@ import type { AccountRecord } from '../../src/store/types.ts';
 const PASSWORD = 'copper-meadow-sings-softly';
 const MINUTE = 60_000;
 
-describe('My security info at /account/security', function () {
+for (const backend of BACKENDS) describe(`My security info at /account/security on ${backend}`, function () {
   this.timeout(60_000);
   let t: TestApp;
   let rp: RelyingParty;
@@ -29,7 +29,7 @@ describe('My security info at /account/security', function () {
     t = await startTestApp(
       { SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SSPR_METHODS_REQUIRED: '1', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' },
       { clock },
-      'sqlite',
+      backend,
     );
     rp = await RelyingParty.discover(t.url, t.redirectUri);
   });
