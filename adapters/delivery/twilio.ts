@@ -16,6 +16,7 @@
  */
 import { DeliveryFailed } from '../../src/errors.ts';
 import type { MessageSender, OutgoingMessage } from '../../src/domain/messages.ts';
+import { describeFetchError, redact } from './http-errors.ts';
 
 export interface TwilioOptions {
   accountSid: string;
@@ -114,19 +115,4 @@ function codesIn(text: string): string[] {
   return text.match(/\d{4,}/g) ?? [];
 }
 
-/** Removes every secret (non-empty) from a string meant for logs and errors. */
-function redact(s: string, secrets: string[]): string {
-  let out = s;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
-  return out;
-}
 
-/** Names the cause of a failed fetch: timeout, or the network error code/message. */
-function describeFetchError(e: unknown, timeoutMs: number): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs} ms (timeout)`;
-  const cause = err?.cause;
-  if (cause?.code) return `network error ${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  if (cause?.message) return `network error (${cause.message})`;
-  return `network error (${err?.message ?? String(e)})`;
-}

@@ -41,6 +41,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { DeliveryFailed } from '../../src/errors.ts';
 import type { MessageSender, OutgoingMessage } from '../../src/domain/messages.ts';
+import { describeFetchError, redact } from './http-errors.ts';
 
 export interface WebhookOptions {
   url: string;
@@ -116,17 +117,4 @@ export class WebhookSender implements MessageSender {
   }
 }
 
-function redact(s: string, secrets: string[]): string {
-  let out = s;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]');
-  return out;
-}
 
-function describeFetchError(e: unknown, timeoutMs: number): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs} ms (timeout)`;
-  const cause = err?.cause;
-  if (cause?.code) return `network error ${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  if (cause?.message) return `network error (${cause.message})`;
-  return `network error (${err?.message ?? String(e)})`;
-}

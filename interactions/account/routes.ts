@@ -44,6 +44,7 @@ import {
 } from '../views/pages/account.ts';
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
+import { selfClient } from '../http/self-client.ts';
 
 export interface AccountRoutesDeps {
   provider: Provider;
@@ -111,18 +112,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
 
   // --- the internal relying party -------------------------------------------------------
 
-  let discovered: Promise<oidc.Configuration> | undefined;
-  const configuration = (): Promise<oidc.Configuration> => {
-    discovered ??= oidc
-      .discovery(new URL(issuer), ACCOUNT_CLIENT_ID, { token_endpoint_auth_method: 'none' }, oidc.None(), {
-        execute: issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [],
-      })
-      .catch((e: unknown) => {
-        discovered = undefined;
-        throw e;
-      });
-    return discovered;
-  };
+  const configuration = selfClient(issuer, ACCOUNT_CLIENT_ID);
   const txKey = (id: string): string => `account-login:{${id}}`;
   const txCookie = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/account', secure: ctx.secure });
 

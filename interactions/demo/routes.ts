@@ -11,6 +11,7 @@ import { BadRequest } from '../../src/errors.ts';
 import { html } from '../views/html.ts';
 import { layout, type Branding } from '../views/layout.ts';
 import { DEMO_CLIENT_ID } from './demo-client.ts';
+import { selfClient } from '../http/self-client.ts';
 
 interface DemoSession {
   claims: Record<string, unknown>;
@@ -23,18 +24,7 @@ const cookieOpts = { signed: true, httpOnly: true, sameSite: 'lax' as const, pat
 
 export function demoRoutes(services: Services, branding: Branding, demoUsers: { login: string; password: string }[]): Router {
   const issuer = services.config.ISSUER;
-  let discovered: Promise<oidc.Configuration> | undefined;
-  const configuration = (): Promise<oidc.Configuration> => {
-    discovered ??= oidc
-      .discovery(new URL(issuer), DEMO_CLIENT_ID, { token_endpoint_auth_method: 'none' }, oidc.None(), {
-        execute: issuer.startsWith('http:') ? [oidc.allowInsecureRequests] : [],
-      })
-      .catch((e: unknown) => {
-        discovered = undefined;
-        throw e;
-      });
-    return discovered;
-  };
+  const configuration = selfClient(issuer, DEMO_CLIENT_ID);
   const sessionKey = (id: string): string => `demo-session:{${id}}`;
 
   async function current(ctx: Context): Promise<DemoSession | undefined> {

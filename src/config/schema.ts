@@ -4,6 +4,7 @@
  * this file (`npm run docs:config`) and a test fails when it is stale.
  */
 import { z } from 'zod';
+import { METHOD_KINDS, type MethodKind } from '../domain/methods/types.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -94,20 +95,8 @@ function keyList(raw: string | undefined): string[] | undefined {
   return keys;
 }
 
-/**
- * The recovery / authentication method kinds, in the order the reference lists them. Declared
- * here (not imported from the domain) so the configuration depends on nothing else; a test
- * checks it matches `METHOD_KINDS` in src/domain/methods/types.ts.
- */
-export const METHOD_KINDS = [
-  'email',
-  'mobile_phone',
-  'office_phone',
-  'authenticator_app',
-  'security_questions',
-  'recovery_codes',
-] as const;
-export type MethodKind = (typeof METHOD_KINDS)[number];
+// The method kinds come from the domain's one list (src/domain/methods/types.ts has no dependencies).
+export { METHOD_KINDS, type MethodKind };
 
 /** Methods that go to a phone (SMS or voice) and so need a gateway and a country allowlist. */
 export const PHONE_METHOD_KINDS = ['mobile_phone', 'office_phone'] as const satisfies readonly MethodKind[];

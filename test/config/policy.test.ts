@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { parseConfig, readEnvironment, type Config } from '../../src/config/load.ts';
 import { METHOD_KINDS, settings, type Env, type MethodKind, type SettingName } from '../../src/config/schema.ts';
 import { configurationReference } from '../../src/config/reference.ts';
-import { METHOD_KINDS as DOMAIN_METHOD_KINDS } from '../../src/domain/methods/types.ts';
 import { generateSigningKey } from '../../src/keys.ts';
 import { ConfigError } from '../../src/errors.ts';
 
@@ -144,10 +143,6 @@ describe('self-service password reset policy and delivery settings', function ()
       exactType<typeof c.TWILIO_API_BASE, string>(true);
       exactType<typeof c.TOTP_KEYS, string[] | undefined>(true);
       exactType<typeof c.GATEWAY_TIMEOUT_MS, number>(true);
-    });
-
-    it('the method kinds are the domain method kinds, in the same order', function () {
-      assert.deepEqual([...METHOD_KINDS], [...DOMAIN_METHOD_KINDS]);
     });
 
     it('lists are split and trimmed; methods keep the given order', function () {
