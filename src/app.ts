@@ -21,6 +21,7 @@ import { bootstrapStage } from '../interactions/signin/bootstrap-stage.ts';
 import { registrationStage } from '../interactions/signin/registration-stage.ts';
 import { reconfirmStage } from '../interactions/signin/reconfirm-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
+import { resetRoutes } from '../interactions/reset/routes.ts';
 import { demoClient } from '../interactions/demo/demo-client.ts';
 import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
 import { accountRoutes } from '../interactions/account/routes.ts';
@@ -52,7 +53,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
 
   const stages = [
-    passwordStage({ accounts: services.accounts, branding }),
+    passwordStage({ accounts: services.accounts, branding, resetEnabled: config.SSPR_SCOPE !== 'none' }),
     changePasswordStage({ accounts: services.accounts, notifications: services.notifications, branding, clock: services.clock }),
     bootstrapStage(services, branding),
     registrationStage(services, branding),
@@ -66,6 +67,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   for (const router of [
     healthRoutes(services.store),
     assetRoutes(),
+    resetRoutes(provider, services, branding),
     signinRoutes({ provider, services, branding, stages, securityInfoStages }),
     accountRoutes({ provider, services, branding }),
     inviteRoutes(services, branding),

@@ -19,6 +19,8 @@ import { OneTimeCodes } from './domain/one-time-codes.ts';
 import { SendThrottle } from './domain/send-throttle.ts';
 import { AccessPasses } from './domain/access-pass.ts';
 import { Audit } from './domain/audit.ts';
+import { ResetFlows } from './domain/reset/reset-flows.ts';
+import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js';
 import type { CodeDeliveryDeps } from './domain/methods/code-delivery.ts';
 import { buildMethods, type Methods } from './domain/methods/registry.ts';
 import { openStore } from '../adapters/store/open.ts';
@@ -45,7 +47,16 @@ export interface Services {
   methods: Methods;
   accessPasses: AccessPasses;
   audit: Audit;
+  resets: ResetFlows;
   close(): Promise<void>;
+}
+
+function callingCode(country: string): string[] {
+  try {
+    return [getCountryCallingCode(country as CountryCode)];
+  } catch {
+    return [];
+  }
 }
 
 /** Email over SMTP (or the dev outbox); SMS and voice through the configured gateway (or the outbox). */
@@ -149,6 +160,27 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   );
   const accessPasses = new AccessPasses(store, hmac, clock);
   const audit = new Audit(store, log, clock, config.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000);
+  const resets = new ResetFlows({
+    store,
+    accounts,
+    policy,
+    methods,
+    delivery: codeDelivery,
+    hmac,
+    box,
+    audit,
+    notifications,
+    clock,
+    options: {
+      flowTtlMs: config.RESET_FLOW_TTL_MINUTES * 60_000,
+      maxFailedProofs: config.RESET_MAX_FAILED_PROOFS,
+      failedProofWindowMs: config.RESET_BLOCK_HOURS * 3600_000,
+      blockMs: config.RESET_BLOCK_HOURS * 3600_000,
+      startsPerIp: config.RESET_STARTS_PER_IP,
+      startsWindowMs: 3600_000,
+      decoyCallingCodes: config.PHONE_COUNTRIES.flatMap((c) => callingCode(c)),
+    },
+  });
   return {
     config,
     clock,
@@ -167,6 +199,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     methods,
     accessPasses,
     audit,
+    resets,
     close: () => store.close(),
   };
 }

@@ -6,7 +6,7 @@ import { signinPage } from '../views/pages/signin.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageRequest, StageResult } from './stage.ts';
 
-export function passwordStage(deps: { accounts: Accounts; branding: Branding }): Stage {
+export function passwordStage(deps: { accounts: Accounts; branding: Branding; resetEnabled: boolean }): Stage {
   const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
   return {
     name: 'password',
@@ -17,6 +17,7 @@ export function passwordStage(deps: { accounts: Accounts; branding: Branding }):
         uid: r.uid,
         csrf: r.state.csrf,
         clientName: r.clientName,
+        forgot: deps.resetEnabled,
         ...(r.state.identifier ?? r.loginHint ? { identifier: r.state.identifier ?? r.loginHint } : {}),
         ...(errors ? { errors } : {}),
       }),

@@ -572,6 +572,34 @@ export const settings = {
       return questions;
     },
   }),
+  RESET_FLOW_TTL_MINUTES: setting({
+    group: 'Self-service password reset',
+    description: 'Time a user has to finish "Forgot password?" (Entra: 15 minutes).',
+    defaultText: '15',
+    allowed: 'integer 5–60',
+    parse: int(5, 60, 15),
+  }),
+  RESET_MAX_FAILED_PROOFS: setting({
+    group: 'Self-service password reset',
+    description: 'Failed proofs (wrong codes, answers) per account within RESET_BLOCK_HOURS before reset is blocked for that account. Normal sign-in is never locked by it.',
+    defaultText: '5',
+    allowed: 'integer 3–20',
+    parse: int(3, 20, 5),
+  }),
+  RESET_BLOCK_HOURS: setting({
+    group: 'Self-service password reset',
+    description: 'Window of the failed-proof count, and how long reset stays blocked after it.',
+    defaultText: '24',
+    allowed: 'integer 1–168',
+    parse: int(1, 168, 24),
+  }),
+  RESET_STARTS_PER_IP: setting({
+    group: 'Self-service password reset',
+    description: 'Resets one client IP may start per hour.',
+    defaultText: '30',
+    allowed: 'integer 5–10000',
+    parse: int(5, 10000, 30),
+  }),
   TAP_TTL_HOURS: setting({
     group: 'Self-service password reset',
     description: 'Lifetime of a temporary access pass (`SSPR_BOOTSTRAP=tap`).',

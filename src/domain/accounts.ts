@@ -196,6 +196,25 @@ export class Accounts {
     return undefined;
   }
 
+  /**
+   * The record after a password reset, not yet written: new hash, the old one into history,
+   * temporary-password state cleared, `notBefore` = now. The caller commits it atomically.
+   */
+  async withNewPassword(account: AccountRecord, newPassword: string): Promise<AccountRecord> {
+    const hash = await this.hasher.hash(newPassword);
+    const previous = [account.passwordHash, ...account.passwordHistory].filter((h): h is string => !!h);
+    const next: AccountRecord = {
+      ...structuredClone(account),
+      passwordHash: hash,
+      passwordHistory: previous.slice(0, this.opts.historySize),
+      mustChangePassword: false,
+      notBefore: this.clock(),
+      updatedAt: this.clock(),
+    };
+    delete next.passwordExpiresAt;
+    return next;
+  }
+
   /** An admin sets a new temporary password; it must be changed at the next sign-in. */
   async issueTemporaryPassword(id: string): Promise<string> {
     const temporaryPassword = generateTemporaryPassword();

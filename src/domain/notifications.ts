@@ -39,6 +39,37 @@ export class Notifications {
     }
   }
 
+  /** Every registered address (account emails and email methods), each once. */
+  private addressesOf(account: AccountRecord): string[] {
+    const methods = (account.methods as { kind?: string; address?: string }[]).filter((m) => m.kind === 'email' && m.address).map((m) => m.address!);
+    return [...new Set([...account.emails.map((e) => e.address), ...methods])];
+  }
+
+  async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
+    const help = this.config.HELPDESK_URL ? ` and contact ${this.config.HELPDESK_URL}` : ' and contact your helpdesk';
+    const text = [
+      `Hello ${account.name},`,
+      '',
+      `the password of your ${this.config.PRODUCT_NAME} account "${account.login}" was reset on ${new Date(context.at).toUTCString()} from IP address ${context.ip}, with "Forgot password?". Every earlier session was signed out.`,
+      '',
+      `If this was not you, someone may control your recovery methods: reset your password again now${help}.`,
+    ].join('\n');
+    const subject = `Your ${this.config.PRODUCT_NAME} password was reset`;
+    await Promise.all(this.addressesOf(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
+  }
+
+  /** Other admins hear of an admin's reset: an attacker taking over an admin is everyone's business. */
+  async adminReset(account: AccountRecord, admins: AccountRecord[], context: { at: number; ip: string }): Promise<void> {
+    const subject = `${this.config.PRODUCT_NAME}: the admin account "${account.login}" reset its password`;
+    const text = [
+      `The administrator account "${account.login}" (${account.name}) reset its password with "Forgot password?" on ${new Date(context.at).toUTCString()} from IP address ${context.ip}.`,
+      '',
+      'If you do not expect this, check with its owner through a channel you trust.',
+    ].join('\n');
+    const to = [...new Set(admins.flatMap((a) => (a.emails[0] ? [a.emails[0].address] : [])))];
+    await Promise.all(to.map((a) => this.deliver(a, subject, text, account.id, 'admin_reset')));
+  }
+
   async passwordChanged(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
     const when = new Date(context.at).toUTCString();
     const help = this.config.HELPDESK_URL ? ` or contact ${this.config.HELPDESK_URL}` : '';

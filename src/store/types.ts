@@ -71,6 +71,16 @@ export interface AccountRepo {
    * indexes in step.
    */
   replace(next: AccountRecord): Promise<boolean>;
+  /**
+   * The password-reset commit, in ONE atomic step on the account's own keys (SQLite: one
+   * transaction; Redis: one Lua script on the account's slot): consume the ephemeral record at
+   * `consumeKey` (the reset flow, whose key carries the account's `{a:<id>}` tag) and write
+   * `next` if the stored version still equals `next.version` (then version + 1). Either both
+   * happen or neither. `consumed`: the flow was already used or expired (by the store's clock);
+   * `conflict`: the account changed meanwhile. On Redis with replicas the commit is
+   * acknowledged only after WAIT confirms a replica has it.
+   */
+  commitWithConsume(next: AccountRecord, consumeKey: string): Promise<'ok' | 'consumed' | 'conflict'>;
   /** `notBefore` alone: the cheap read the revocation check makes on every session/token use. */
   notBefore(id: string): Promise<number | undefined>;
   /** Pages through accounts ordered by login. */

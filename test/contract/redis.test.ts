@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { CLAIM_GRACE_MS } from '../../adapters/store/redis/accounts.ts';
 import { openRedisStore } from '../../adapters/store/redis/index.ts';
 import { ephemeralKey, keys, TTL_GRACE_MS } from '../../adapters/store/redis/keys.ts';
@@ -105,6 +105,25 @@ function assertUnavailable(result: PromiseSettledResult<unknown>, what: string):
   const reason = (result as PromiseRejectedResult).reason as unknown;
   assert.ok(reason instanceof StoreUnavailable, `${what}: expected StoreUnavailable, got ${String(reason)}`);
   return reason;
+}
+
+/** A flow key without the account's tag would need a cross-slot script: refused up front. */
+async function refusesForeignSlot(store: Store): Promise<void> {
+  const alice = accountRecord(`acc-${randomUUID().slice(0, 8)}`);
+  await store.accounts.create(alice);
+  for (const flow of [`reset-flow:${alice.id}:1`, `reset-flow:{a:other}:1`]) {
+    await store.ephemeral.put(flow, { step: 1 }, START + MINUTE);
+    await assert.rejects(
+      store.accounts.commitWithConsume({ ...alice, passwordHash: '$argon2id$new' }, flow),
+      (err: unknown) => {
+        assert.ok(err instanceof Error && !(err instanceof StoreUnavailable), String(err));
+        assert.match(err.message, /not on the slot of account/);
+        return true;
+      },
+    );
+    assert.deepEqual(await store.ephemeral.get(flow), { step: 1 });
+  }
+  assert.deepEqual(await store.accounts.get(alice.id), alice);
 }
 
 describe('redis store: backend specifics', () => {
@@ -219,6 +238,10 @@ describe('redis store: backend specifics', () => {
       }
     });
 
+    it("refuses a reset commit whose flow key is not on the account's slot, before running it", async () => {
+      await refusesForeignSlot(store);
+    });
+
     it('writes nothing outside its key prefix', async function () {
       const shared = await redisCluster();
       if (!shared.owned) this.skip();
@@ -266,6 +289,10 @@ describe('redis store: backend specifics', () => {
       await store.close();
       await store.close();
       await assert.rejects(store.counters.get('x'), StoreUnavailable);
+    });
+
+    it('refuses a reset commit whose flow key would be on another cluster slot, here too', async () => {
+      await refusesForeignSlot(store);
     });
 
     it('sets garbage-collection TTLs from the stored expiry plus a grace, not the clock of Redis', async () => {
@@ -316,6 +343,83 @@ describe('redis store: backend specifics', () => {
 
       await store.accounts.create(accountRecord('acc-bob', { emails: [{ address: 'old@example.org', verified: true }] }));
       assert.equal((await store.accounts.findByEmail('old@example.org'))?.id, 'acc-bob');
+    });
+  });
+
+  describe('reset commit with a replica', () => {
+    /** Polls until `ok` holds for the INFO replication text of `client`. */
+    async function until(client: Redis, ok: (info: string) => boolean): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      while (!ok(await client.info('replication'))) {
+        if (Date.now() > deadline) throw new Error('replication did not get there within 10 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+
+    it('waits for a replica to acknowledge the commit, and returns ok when none does in time', async function () {
+      this.timeout(30_000);
+      const primary = await startRedisServer();
+      const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+      const keyPrefix = testKeyPrefix();
+      const store = await openRedisStore({ url: primary.url, keyPrefix, clock, replicaWaitMs: 600 });
+      const onPrimary = new Redis(primary.url);
+      const onReplica = new Redis(replica.url);
+      let paused = false;
+      try {
+        await until(onPrimary, (info) => /^connected_slaves:1\b/m.test(info));
+        await until(onReplica, (info) => /^master_link_status:up\b/m.test(info));
+
+        const alice = accountRecord('acc-alice', { passwordHash: '$argon2id$old' });
+        await store.accounts.create(alice);
+        const flow = `reset-flow:{a:${alice.id}}:1`;
+        await store.ephemeral.put(flow, { step: 1 }, START + MINUTE);
+        const first = await elapsed(() => store.accounts.commitWithConsume({ ...alice, passwordHash: '$argon2id$new' }, flow));
+        assert.deepEqual(first.result, { status: 'fulfilled', value: 'ok' });
+        assert.ok(first.ms < 500, `an answering replica acknowledges at once (${Math.round(first.ms)} ms)`);
+        // Acknowledged means the replica has it: no waiting for replication here.
+        assert.equal(await onReplica.hget(`${keyPrefix}${keys.account(alice.id)}`, 'version'), '1');
+        assert.equal(await onReplica.exists(`${keyPrefix}${ephemeralKey(flow)}`), 0);
+
+        // A replica that stopped answering (the primary still counts it): WAIT runs out.
+        process.kill(replica.pid, 'SIGSTOP');
+        paused = true;
+        const again = `reset-flow:{a:${alice.id}}:2`;
+        await store.ephemeral.put(again, { step: 1 }, START + MINUTE);
+        const current = (await store.accounts.get(alice.id))!;
+        const second = await elapsed(() => store.accounts.commitWithConsume({ ...current, passwordHash: '$argon2id$newer' }, again));
+        assert.deepEqual(second.result, { status: 'fulfilled', value: 'ok' });
+        assert.ok(second.ms >= 550, `waited for the replica (${Math.round(second.ms)} ms)`);
+        assert.equal((await store.accounts.get(alice.id))?.passwordHash, '$argon2id$newer');
+      } finally {
+        if (paused) process.kill(replica.pid, 'SIGCONT');
+        onPrimary.disconnect();
+        onReplica.disconnect();
+        await store.close();
+        await replica.stop();
+        await primary.stop();
+      }
+    });
+
+    it('does not wait on a primary without replicas', async function () {
+      const { url } = await redisServer();
+      const keyPrefix = testKeyPrefix();
+      // A WAIT here would take the whole 5 s.
+      const store = await openRedisStore({ url, keyPrefix, clock, replicaWaitMs: 5_000 });
+      try {
+        const info = await ((await adminClient({ url })) as Redis).info('replication');
+        // A shared REDIS_URL may have replicas of its own.
+        if (!/^connected_slaves:0\b/m.test(info)) this.skip();
+        const alice = accountRecord('acc-alice');
+        await store.accounts.create(alice);
+        const flow = `reset-flow:{a:${alice.id}}:1`;
+        await store.ephemeral.put(flow, { step: 1 }, START + MINUTE);
+        const { ms, result } = await elapsed(() => store.accounts.commitWithConsume({ ...alice, name: 'x' }, flow));
+        assert.deepEqual(result, { status: 'fulfilled', value: 'ok' });
+        assert.ok(ms < 1_000, `took ${Math.round(ms)} ms`);
+      } finally {
+        await store.close();
+        await deletePrefixed({ url }, keyPrefix);
+      }
     });
   });
 

@@ -264,6 +264,169 @@ export function storeContract(backendName: string, open: OpenStore): void {
       });
     });
 
+    describe('reset commit (commitWithConsume)', () => {
+      /** A reset flow key on the account's slot, as the domain builds it. */
+      const flowKey = (id: string): string => `reset-flow:{a:${id}}:${randomUUID().slice(0, 8)}`;
+
+      /** What a password reset writes on top of the record it read. */
+      function reset(stored: AccountRecord, hash = '$argon2id$new'): AccountRecord {
+        return {
+          ...stored,
+          passwordHash: hash,
+          passwordHistory: [stored.passwordHash!, ...stored.passwordHistory],
+          mustChangePassword: false,
+          notBefore: now,
+          updatedAt: now,
+        };
+      }
+
+      /** An account and a live flow for it; `now` has moved on so notBefore visibly changes. */
+      async function prepared(name: string): Promise<{ alice: AccountRecord; key: string }> {
+        const alice = account(name);
+        await store.accounts.create(alice);
+        const key = flowKey(alice.id);
+        await store.ephemeral.put(key, { step: 'new-password', accountId: alice.id }, now + 10 * MINUTE);
+        now += MINUTE;
+        return { alice, key };
+      }
+
+      it('writes the account, bumps the version and consumes the flow', async () => {
+        const { alice, key } = await prepared('alice');
+        const next = reset(alice);
+
+        assert.equal(await store.accounts.commitWithConsume(next, key), 'ok');
+
+        assert.deepEqual(await store.accounts.get(alice.id), { ...next, version: 1 });
+        assert.equal(await store.accounts.notBefore(alice.id), now);
+        assert.deepEqual(await store.accounts.findByLogin(alice.login), { ...next, version: 1 });
+        assert.deepEqual(await store.accounts.findByEmail(alice.emails[0]!.address), { ...next, version: 1 });
+        assert.equal(await store.ephemeral.get(key), undefined);
+        assert.equal(await store.ephemeral.consume(key), undefined);
+      });
+
+      it('refuses a second commit of the same flow with consumed and changes nothing', async () => {
+        const { alice, key } = await prepared('alice');
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), key), 'ok');
+        const after = await store.accounts.get(alice.id);
+
+        // Even built on the current version: the flow is gone.
+        now += MINUTE;
+        assert.equal(await store.accounts.commitWithConsume(reset(after!, '$argon2id$again'), key), 'consumed');
+
+        assert.deepEqual(await store.accounts.get(alice.id), after);
+        assert.equal(await store.accounts.notBefore(alice.id), after!.notBefore);
+      });
+
+      it('refuses an expired flow (by the injected clock) with consumed and changes nothing', async () => {
+        const alice = account('alice');
+        await store.accounts.create(alice);
+        const key = flowKey(alice.id);
+        const expiresAt = now + 10 * MINUTE;
+        await store.ephemeral.put(key, { step: 'new-password' }, expiresAt);
+
+        // Still stored (nothing collected it), yet over.
+        now = expiresAt;
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), key), 'consumed');
+        now = expiresAt + HOUR;
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), key), 'consumed');
+
+        assert.deepEqual(await store.accounts.get(alice.id), alice);
+        assert.equal(await store.accounts.notBefore(alice.id), alice.notBefore);
+      });
+
+      it('answers consumed for a flow that never existed', async () => {
+        const alice = account('alice');
+        await store.accounts.create(alice);
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), flowKey(alice.id)), 'consumed');
+        assert.deepEqual(await store.accounts.get(alice.id), alice);
+      });
+
+      it('refuses a stale version with conflict and keeps the flow for a retry', async () => {
+        const { alice, key } = await prepared('alice');
+        const flow = await store.ephemeral.get(key);
+        assert.equal(await store.accounts.replace({ ...alice, name: 'renamed meanwhile' }), true);
+        const current = await store.accounts.get(alice.id);
+
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), key), 'conflict');
+
+        assert.deepEqual(await store.accounts.get(alice.id), current);
+        assert.deepEqual(await store.ephemeral.get(key), flow);
+
+        // Re-read and retry: now it goes through, on top of the other write.
+        assert.equal(await store.accounts.commitWithConsume(reset(current!), key), 'ok');
+        const stored = await store.accounts.get(alice.id);
+        assert.equal(stored?.version, 2);
+        assert.equal(stored?.name, 'renamed meanwhile');
+        assert.equal(stored?.passwordHash, '$argon2id$new');
+        assert.equal(await store.ephemeral.get(key), undefined);
+      });
+
+      it('answers conflict for an account that does not exist and keeps the flow', async () => {
+        const ghost = account('ghost');
+        const key = flowKey(ghost.id);
+        await store.ephemeral.put(key, { step: 'new-password' }, now + MINUTE);
+
+        assert.equal(await store.accounts.commitWithConsume(reset(ghost), key), 'conflict');
+
+        assert.equal(await store.accounts.get(ghost.id), undefined);
+        assert.deepEqual(await store.ephemeral.get(key), { step: 'new-password' });
+      });
+
+      it('lets exactly one of 20 concurrent commits of one flow win', async () => {
+        const { alice, key } = await prepared('alice');
+
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.accounts.commitWithConsume(reset(alice, `$argon2id$try-${i}`), key)),
+        );
+
+        assert.equal(results.filter((r) => r === 'ok').length, 1, results.join(', '));
+        assert.deepEqual(
+          results.filter((r) => r !== 'ok'),
+          Array.from({ length: 19 }, () => 'consumed'),
+        );
+        const winner = results.indexOf('ok');
+        const stored = await store.accounts.get(alice.id);
+        assert.equal(stored?.version, 1);
+        assert.equal(stored?.passwordHash, `$argon2id$try-${winner}`);
+        assert.equal(await store.ephemeral.get(key), undefined);
+      });
+
+      it('throws when asked to change the login or the emails, and changes nothing', async () => {
+        const { alice, key } = await prepared('alice');
+        const flow = await store.ephemeral.get(key);
+        const refused = /commitWithConsume cannot change login or emails/;
+
+        for (const next of [
+          { ...reset(alice), emails: [{ address: email('alice.new'), verified: true }] },
+          { ...reset(alice), emails: [...alice.emails, { address: email('alice.more'), verified: false }] },
+          { ...reset(alice), emails: [] },
+          { ...reset(alice), login: `${p}-alice2` },
+        ]) {
+          await assert.rejects(store.accounts.commitWithConsume(next, key), (err: unknown) => {
+            assert.ok(!(err instanceof StoreUnavailable) && !(err instanceof Conflict), String(err));
+            assert.match(String(err), refused);
+            return true;
+          });
+        }
+
+        assert.deepEqual(await store.accounts.get(alice.id), alice);
+        assert.equal(await store.accounts.findByEmail(email('alice.new')), undefined);
+        assert.equal(await store.accounts.findByLogin(`${p}-alice2`), undefined);
+        assert.deepEqual(await store.ephemeral.get(key), flow);
+        // The flow is still good for a proper commit.
+        assert.equal(await store.accounts.commitWithConsume(reset(alice), key), 'ok');
+      });
+
+      it("accepts a change of an address's verified flag (no index moves)", async () => {
+        const { alice, key } = await prepared('alice');
+        const next = { ...reset(alice), emails: [{ address: alice.emails[0]!.address, verified: false }] };
+
+        assert.equal(await store.accounts.commitWithConsume(next, key), 'ok');
+
+        assert.deepEqual(await store.accounts.findByEmail(alice.emails[0]!.address), { ...next, version: 1 });
+      });
+    });
+
     describe('ephemeral', () => {
       const key = (name: string): string => `flow:{${p}}:${name}`;
 

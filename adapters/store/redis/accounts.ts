@@ -15,7 +15,14 @@
  * such an entry over, but only when the owner made no claim within CLAIM_GRACE_MS (tracked in
  * `{idx}:claims`), so an in-flight create or replace of another process is never mistaken for
  * a leftover.
+ *
+ * The password-reset commit (`commitWithConsume`) is the one multi-key step: the account hash
+ * and the reset flow (an ephemeral key tagged `{a:<id>}`) share the account's slot, and one
+ * script consumes the flow and compare-and-sets the record. It writes a password, never the
+ * login or the emails, so it has no index step. With replicas, it then WAITs for one.
  */
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Redis } from 'ioredis';
 import { Conflict } from '../../../src/errors.ts';
 import type { AccountRecord, AccountRepo, Clock } from '../../../src/store/types.ts';
 import type { Conn } from './connection.ts';
@@ -25,6 +32,14 @@ import { runScript } from './scripts.ts';
 /** How long a claim protects its owner's index entries from being taken over as leftovers. */
 export const CLAIM_GRACE_MS = 30_000;
 const MAX_CLAIM_ATTEMPTS = 5;
+
+/** How long the reset commit waits for a replica to acknowledge it (WAIT), by default. */
+export const DEFAULT_REPLICA_WAIT_MS = 2000;
+
+export interface RedisAccountsOptions {
+  /** WAIT timeout of the reset commit on a primary with replicas; default 2000 ms. */
+  replicaWaitMs?: number;
+}
 
 type Field = 'login' | 'email';
 
@@ -46,9 +61,26 @@ function uniqueEmails(account: AccountRecord): string[] {
   return [...new Set(account.emails.map((e) => e.address))];
 }
 
-export function redisAccounts(conn: Conn, clock: Clock): AccountRepo {
+/**
+ * What the reset commit may not do: its one script cannot reach the `{idx}` slot. A changed
+ * `verified` flag is fine (the indexes hold addresses only).
+ */
+function changesLoginOrEmails(stored: AccountRecord, next: AccountRecord): boolean {
+  if (stored.login !== next.login || stored.emails.length !== next.emails.length) return true;
+  return stored.emails.some((e, i) => e.address !== next.emails[i]!.address);
+}
+
+/** ioredis' own per-command timeout (`commandTimeout`). */
+function isCommandTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOptions = {}): AccountRepo {
   const { client, run } = conn;
   const indexKeys = [keys.loginIndex, keys.emailIndex, keys.byLogin, keys.claims];
+  const replicaWaitMs = options.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS;
+  // ioredis adds the prefix to KEYS before Redis hashes them: the slot is the prefixed key's.
+  const keyPrefix = client.options.keyPrefix ?? '';
 
   async function read(id: string): Promise<AccountRecord | undefined> {
     const [doc, version] = await client.hmget(keys.account(id), 'doc', 'version');
@@ -111,6 +143,32 @@ export function redisAccounts(conn: Conn, clock: Clock): AccountRepo {
       await release(id, login, emails);
     } catch {
       // See above.
+    }
+  }
+
+  /** The connection to the primary serving `slot`: the one that ran the commit's script. */
+  function primaryOf(slot: number): Redis | undefined {
+    if (!(client instanceof Cluster)) return client;
+    const owner = client.slots[slot]?.[0];
+    return client.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === owner);
+  }
+
+  /**
+   * Waits until a replica of the primary that took the commit has it, when that primary has
+   * replicas. WAIT counts this connection's writes, so it goes to the same connection. A
+   * replica that does not answer in time leaves the commit unconfirmed but done: 'ok' stands.
+   */
+  async function confirmOnReplica(slot: number): Promise<void> {
+    const primary = primaryOf(slot);
+    // The slot map is being refreshed (a failover): there is no primary to ask right now.
+    if (primary === undefined) return;
+    const info = await primary.info('replication');
+    if (Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) === 0) return;
+    try {
+      await primary.wait(1, replicaWaitMs);
+    } catch (err) {
+      // The command timeout met WAIT's own: the same answer as "no replica acknowledged".
+      if (!isCommandTimeout(err)) throw err;
     }
   }
 
@@ -184,6 +242,40 @@ export function redisAccounts(conn: Conn, clock: Clock): AccountRepo {
         }
         return true;
       });
+    },
+
+    async commitWithConsume(next, consumeKey) {
+      const accountKey = keys.account(next.id);
+      const flowKey = keys.ephemeral(consumeKey);
+      const slot = calculateSlot(`${keyPrefix}${accountKey}`);
+      // Checked here, on standalone Redis too, so what works there works on a cluster.
+      if (calculateSlot(`${keyPrefix}${flowKey}`) !== slot) {
+        throw new Error(`commitWithConsume: key ${consumeKey} is not on the slot of account ${next.id} (tag it {a:${next.id}})`);
+      }
+      const outcome = await run(async () => {
+        // A record at the expected version is the one the script will overwrite (every write
+        // bumps the version), so checking it here is as good as checking it in the script.
+        const stored = await read(next.id);
+        if (stored !== undefined && stored.version === next.version && changesLoginOrEmails(stored, next)) {
+          return 'refused' as const;
+        }
+        return runScript<'ok' | 'consumed' | 'conflict'>(
+          client,
+          'rekeyAccountCommitConsume',
+          [accountKey, flowKey],
+          [
+            String(clock()),
+            String(next.version),
+            JSON.stringify({ ...next, version: next.version + 1 }),
+            String(next.version + 1),
+            String(next.notBefore),
+          ],
+        );
+      });
+      if (outcome === 'refused') throw new Error('commitWithConsume cannot change login or emails');
+      // Its own deadline: WAIT may take up to replicaWaitMs after the commit's round trips.
+      if (outcome === 'ok') await run(() => confirmOnReplica(slot));
+      return outcome;
     },
 
     async notBefore(id) {

@@ -25,6 +25,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** How long opening waits for Redis to answer; default 3000 ms. */
   connectTimeoutMs?: number;
+  /** How long a password-reset commit waits for a replica to acknowledge it (WAIT); default 2000 ms. */
+  replicaWaitMs?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const conn = await connect(options);
   return {
     backend: conn.backend,
-    accounts: redisAccounts(conn, clock),
+    accounts: redisAccounts(conn, clock, { replicaWaitMs: options.replicaWaitMs }),
     ephemeral: redisEphemeral(conn, clock),
     counters: redisCounters(conn, clock),
     oidc: redisOidc(conn, clock),

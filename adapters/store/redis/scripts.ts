@@ -107,6 +107,31 @@ return 1`,
   },
 
   /**
+   * The password-reset commit: consumes the live flow and compare-and-sets the account, both
+   * or neither. The flow is the ephemeral store's `{"e":expiresAt,"v":value}`; decoding yields
+   * `e` as the same double JavaScript wrote (integers up to 2^53 are exact), compared against
+   * `now` from the injected clock.
+   * KEYS: account, ephemeral (one slot). ARGV: now, expected version, doc, next version, notBefore.
+   * Returns 'ok'; 'consumed' when the flow is missing or over (nothing written, an expired
+   * record is left to its TTL); 'conflict' when the version moved (the flow stays).
+   */
+  rekeyAccountCommitConsume: {
+    numberOfKeys: 2,
+    lua: `
+local raw = redis.call('GET', KEYS[2])
+if not raw then return 'consumed' end
+local decoded, flow = pcall(cjson.decode, raw)
+if not decoded or type(flow) ~= 'table' or type(flow.e) ~= 'number' or flow.e <= tonumber(ARGV[1]) then
+  return 'consumed'
+end
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v or tonumber(v) ~= tonumber(ARGV[2]) then return 'conflict' end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'version', ARGV[4], 'notBefore', ARGV[5])
+return 'ok'`,
+  },
+
+  /**
    * Fixed-window counter. KEYS: counter. ARGV: now, resetAt of a new window, by, ttl grace, max ttl.
    * Returns {count, resetAt} as strings.
    */

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { Conflict } from '../../../src/errors.ts';
-import type { AccountRecord, AccountRepo, EmailAddress } from '../../../src/store/types.ts';
+import type { AccountRecord, AccountRepo, Clock, EmailAddress } from '../../../src/store/types.ts';
 import { runner, type Db } from './db.ts';
 
 interface AccountRow {
@@ -26,6 +26,23 @@ function emailTaken(): Error {
 }
 
 /**
+ * The reset commit writes a password, never the login or the email list: the Redis backend
+ * cannot move its cross-slot unique indexes inside that one script, and both backends refuse
+ * alike. A changed `verified` flag is not such a change (the indexes hold addresses only).
+ */
+function changesLoginOrEmails(stored: AccountRecord, next: AccountRecord): boolean {
+  if (stored.login !== next.login || stored.emails.length !== next.emails.length) return true;
+  return stored.emails.some((e, i) => e.address !== next.emails[i]!.address);
+}
+
+function loginOrEmailsChanged(): Error {
+  return new Error('commitWithConsume cannot change login or emails');
+}
+
+/** Thrown inside the commit transaction to roll the consumed flow back; never escapes. */
+class StaleVersion extends Error {}
+
+/**
  * The explicit checks below run inside IMMEDIATE transactions and so cannot race; this maps
  * the unique constraints anyway, in case a future code path writes without checking first.
  */
@@ -37,7 +54,7 @@ function constraintToConflict(err: unknown): unknown {
   return new Conflict('account id is taken', { field: 'id' });
 }
 
-export function sqliteAccounts(db: Db): AccountRepo {
+export function sqliteAccounts(db: Db, clock: Clock): AccountRepo {
   const run = runner(db);
   const columns = 'SELECT record, version FROM accounts';
   const byId = db.prepare<[string], AccountRow>(`${columns} WHERE id = ?`);
@@ -57,6 +74,8 @@ export function sqliteAccounts(db: Db): AccountRepo {
     `UPDATE accounts SET login = @login, record = @record, version = version + 1, not_before = @notBefore
      WHERE id = @id AND version = @version`,
   );
+  // The same live test as the ephemeral store's reads: an expired row is not consumed (and stays).
+  const consumeLive = db.prepare<[string, number]>('DELETE FROM ephemeral WHERE key = ? AND expires_at > ?');
   const dropEmails = db.prepare<[string]>('DELETE FROM account_emails WHERE account_id = ?');
   // DO NOTHING: an address listed twice in one record is the same claim, not a clash.
   const claimEmail = db.prepare<[string, string]>(
@@ -110,6 +129,26 @@ export function sqliteAccounts(db: Db): AccountRepo {
     return true;
   });
 
+  const commitWithConsume = db.transaction((next: AccountRecord, consumeKey: string): 'ok' | 'consumed' => {
+    const stored = byId.get(next.id);
+    // Only against the record `next` was derived from: at another version it is a conflict.
+    if (stored !== undefined && stored.version === next.version && changesLoginOrEmails(toRecord(stored), next)) {
+      throw loginOrEmailsChanged();
+    }
+    if (consumeLive.run(consumeKey, clock()).changes === 0) return 'consumed';
+    const written = update.run({
+      id: next.id,
+      login: next.login,
+      record: JSON.stringify({ ...next, version: next.version + 1 }),
+      version: next.version,
+      notBefore: next.notBefore,
+    });
+    // Throwing rolls the transaction back: the flow stays for a retry on the fresh record.
+    if (written.changes === 0) throw new StaleVersion();
+    syncEmails(next.id, next.emails);
+    return 'ok';
+  });
+
   /**
    * Runs a check-then-write transaction. Callers start it IMMEDIATE: taking the write lock up
    * front makes the checks race-free across processes, and in WAL mode a deferred transaction
@@ -141,6 +180,14 @@ export function sqliteAccounts(db: Db): AccountRepo {
     },
     async replace(next) {
       return write(() => replace.immediate(next));
+    },
+    async commitWithConsume(next, consumeKey) {
+      try {
+        return write(() => commitWithConsume.immediate(next, consumeKey));
+      } catch (err) {
+        if (err instanceof StaleVersion) return 'conflict';
+        throw err;
+      }
     },
     async notBefore(id) {
       return run(() => notBeforeOf.get(id)?.not_before);

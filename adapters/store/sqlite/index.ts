@@ -30,7 +30,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   const probe = db.prepare('SELECT 1');
   return {
     backend: 'sqlite',
-    accounts: sqliteAccounts(db),
+    accounts: sqliteAccounts(db, clock),
     ephemeral: sqliteEphemeral(db, clock),
     counters: sqliteCounters(db, clock),
     oidc: sqliteOidc(db, clock),

@@ -10,6 +10,8 @@ export interface SigninView {
   clientName: string;
   identifier?: string;
   errors?: FormErrors;
+  /** "Forgot password?" shows when self-service reset is on. */
+  forgot?: boolean;
 }
 
 export function signinPage(v: SigninView): string {
@@ -29,7 +31,7 @@ ${fieldError('identifier', idErr)}
 <label for="password">${t('signin.password')}</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${pwErr ? html` aria-invalid="true" aria-describedby="password-error"` : ''}${v.identifier && !idErr ? html` autofocus` : ''}>
 ${fieldError('password', pwErr)}
-<div class="actions"><button type="submit">${t('signin.submit')}</button></div>
+<div class="actions"><button type="submit">${t('signin.submit')}</button>${v.forgot ? html`<a href="/interaction/${v.uid}/forgot">${t('signin.forgot')}</a>` : ''}</div>
 </form>
 ${abortForm(v.uid, v.csrf, t('signin.cancel'))}`,
   });

@@ -1,0 +1,63 @@
+/** Pages of "Forgot password?" (outside /interaction/: a reset must survive the sign-in it came from). */
+import { html } from '../html.ts';
+import { alert, fieldError, layout, type Branding } from '../layout.ts';
+import { t } from '../../i18n/index.ts';
+import type { FormErrors } from '../../signin/stage.ts';
+import type { ResetView } from '../../../src/domain/reset/reset-flows.ts';
+
+export function identifyPage(v: { branding: Branding; csrf: string; returnId?: string; identifier?: string; errors?: FormErrors }): string {
+  const err = v.errors?.fields?.identifier;
+  return layout({
+    title: t('reset.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('reset.identify_lead')}</p>
+${alert(v.errors?.form)}
+<form method="post" action="/reset" novalidate>
+<input type="hidden" name="csrf" value="${v.csrf}">
+${v.returnId ? html`<input type="hidden" name="r" value="${v.returnId}">` : ''}
+<label for="identifier">${t('reset.identifier')}</label>
+<input type="text" id="identifier" name="identifier" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="320" value="${v.identifier ?? ''}" autofocus${err ? html` aria-invalid="true" aria-describedby="identifier-error"` : ''}>
+${fieldError('identifier', err)}
+<div class="actions"><button type="submit">${t('reset.start')}</button></div>
+</form>`,
+  });
+}
+
+export function choosePage(v: { branding: Branding; csrf: string; view: ResetView; errors?: FormErrors }): string {
+  const usable = v.view.methods.filter((m) => m.available);
+  return layout({
+    title: t('reset.choose_title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('reset.choose_lead', { done: v.view.proofsDone, need: v.view.proofsRequired })}</p>
+${alert(v.errors?.form)}
+${usable.length === 0
+  ? html`<p>${t('reset.choose_none')}</p>`
+  : html`<form method="post" action="/reset/flow">
+<input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="action" value="choose">
+<fieldset><legend>${t('register.choose')}</legend>
+${usable.map(
+  (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
+<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>`,
+)}
+</fieldset>
+<div class="actions"><button type="submit">${t('reset.start')}</button></div>
+</form>`}`,
+  });
+}
+
+export function resetDonePage(v: { branding: Branding; signinUrl?: string; appName?: string }): string {
+  return layout({
+    title: t('reset.done_title'),
+    branding: v.branding,
+    body: html`<p class="lead" role="status">${t('reset.done_lead')}</p>
+${v.signinUrl ? html`<div class="actions"><a class="button" href="${v.signinUrl}">${v.appName ? t('reset.back_to_app', { app: v.appName }) : t('reset.back_to_signin')}</a></div>` : html`<p>${t('reset.done_no_client')}</p>`}`,
+  });
+}
+
+export function resetExpiredPage(v: { branding: Branding; message: string }): string {
+  return layout({
+    title: t('reset.title'),
+    branding: v.branding,
+    body: html`<p class="lead" role="alert">${v.message}</p><div class="actions"><a class="button" href="/reset">${t('reset.start_over')}</a></div>`,
+  });
+}

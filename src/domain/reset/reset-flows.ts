@@ -1,0 +1,416 @@
+/**
+ * Self-service password reset: a persisted, expiring state machine shared by the pages and
+ * the JSON API.
+ *
+ *   start(identifier) ──► choose ──► prove ──► (choose ──► prove)* ──► new_password ──► done
+ *                           ▲          │ back / wrong method
+ *                           └──────────┘
+ *
+ * An identifier without a usable account (unknown, disabled, out of scope, nothing
+ * registered) gets a decoy flow: the same states, pages, counts and throttles, masked
+ * methods derived from a keyed hash, codes "sent" nowhere that never verify; it can never
+ * reach `new_password`. The final step commits in one atomic store operation that also
+ * consumes the flow's commit token, so a replayed or concurrent submit cannot commit twice.
+ */
+import type { Store, AccountRecord, Clock } from '../../store/types.ts';
+import type { Accounts } from '../accounts.ts';
+import type { Audit } from '../audit.ts';
+import type { Notifications } from '../notifications.ts';
+import type { SsprPolicy } from '../policy.ts';
+import { methodsOf } from '../policy.ts';
+import type { Hmac } from '../secrets.ts';
+import { randomId } from '../secrets.ts';
+import type { SecretBox } from '../secret-box.ts';
+import type { PasswordProblem } from '../password-rules.ts';
+import { normalizeLogin } from '../normalize.ts';
+import type { Methods } from '../methods/registry.ts';
+import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, PendingData, SealedSecret, StepDisplay } from '../methods/types.ts';
+import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
+import { decoyMethods, decoySubject } from './decoys.ts';
+
+export type ResetState = 'choose' | 'prove' | 'new_password' | 'done';
+
+export interface ResetOptions {
+  flowTtlMs: number;
+  maxFailedProofs: number;
+  failedProofWindowMs: number;
+  blockMs: number;
+  startsPerIp: number;
+  startsWindowMs: number;
+  /** Calling codes of allowlisted countries, for plausible decoy phone masks. */
+  decoyCallingCodes: readonly string[];
+}
+
+interface OfferedMethod {
+  ref: string;
+  kind: MethodKind;
+  masked: string;
+  strong: boolean;
+  /** Record id of a real method; absent for decoys. */
+  recordId?: string;
+  /** Keyed hash of the destination (address, number), for "two proofs, two destinations". */
+  destination?: string;
+}
+
+interface StoredFlow {
+  handle: string;
+  secretHash: string;
+  state: ResetState;
+  createdAt: number;
+  expiresAt: number;
+  decoy: boolean;
+  /** Account id, or the decoy's pseudo id: the subject of throttles. */
+  subject: string;
+  admin: boolean;
+  methods: OfferedMethod[];
+  proofs: { ref: string; kind: MethodKind; strong: boolean; destination?: string }[];
+  required: number;
+  /** Whether the account has a strong method (then one proof must be strong). */
+  hasStrong: boolean;
+  current?: { ref: string; pending: PendingData; display: SealedSecret };
+  /** Security questions are drawn once per flow and reused when the user comes back to them. */
+  drawn?: { pending: PendingData; display: SealedSecret };
+  /** The original authorization request, for "back to sign-in" at the end. */
+  returnTo?: Record<string, string>;
+}
+
+export interface ResetView {
+  handle: string;
+  state: ResetState;
+  expiresAt: number;
+  methods: { ref: string; kind: MethodKind; masked: string; available: boolean }[];
+  proofsDone: number;
+  proofsRequired: number;
+  current?: { ref: string; kind: MethodKind; masked: string; display: StepDisplay };
+  returnTo?: Record<string, string>;
+}
+
+export type ResetOutcome =
+  | { ok: true; view: ResetView }
+  | { ok: false; status: number; error: MethodError | { id: string; vars?: Record<string, string | number>; field?: string }; view?: ResetView; retryAfterSeconds?: number };
+
+export interface ResetContext {
+  ip: string;
+  userAgent: string;
+}
+
+export interface ResetDeps {
+  store: Store;
+  accounts: Accounts;
+  policy: SsprPolicy;
+  methods: Methods;
+  delivery: CodeDeliveryDeps;
+  hmac: Hmac;
+  box: SecretBox;
+  audit: Audit;
+  notifications: Notifications;
+  clock: Clock;
+  options: ResetOptions;
+}
+
+const flowKey = (handle: string): string => `reset-flow:{f:${handle}}`;
+const commitKey = (accountId: string, handle: string): string => `reset-commit:{a:${accountId}}:${handle}`;
+const failsKey = (subject: string): string => `reset-fails:{a:${subject}}`;
+const blockKey = (subject: string): string => `reset-block:{a:${subject}}`;
+const startsKey = (ip: string): string => `reset-starts:{ip:${ip}}`;
+
+const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
+
+export class ResetFlows {
+  constructor(private readonly deps: ResetDeps) {}
+
+  /** Identify: login name or primary email. Real and decoy flows answer the same. */
+  async start(identifier: string, ctx: ResetContext, returnTo?: Record<string, string>): Promise<{ handle: string; secret: string; outcome: ResetOutcome }> {
+    const { store, clock, options, hmac } = this.deps;
+    const normalized = normalizeLogin(identifier.slice(0, 320));
+    const starts = await store.counters.hit(startsKey(ctx.ip), options.startsWindowMs);
+    const handle = randomId(16);
+    const secret = randomId(24);
+    if (starts.count > options.startsPerIp) {
+      return { handle, secret, outcome: { ok: false, status: 429, error: { id: 'reset_too_many_starts' }, retryAfterSeconds: Math.ceil((starts.resetAt - clock()) / 1000) } };
+    }
+    const account = normalized ? await this.deps.accounts.findByIdentifier(normalized) : undefined;
+    const usable = account && account.status === 'active' && this.deps.policy.inScope(account) ? this.deps.policy.usableMethods(account) : [];
+    const now = clock();
+    const base = { handle, secretHash: hmac.digest('reset-secret', secret), state: 'choose' as const, createdAt: now, expiresAt: now + options.flowTtlMs, proofs: [], ...(returnTo ? { returnTo } : {}) };
+    let flow: StoredFlow;
+    if (account && usable.length > 0) {
+      const offered = usable.map((m, i) => this.offer(m, i));
+      flow = { ...base, decoy: false, subject: account.id, admin: account.admin, methods: offered, required: this.deps.policy.requiredProofs(account), hasStrong: offered.some((m) => m.strong) };
+    } else {
+      const fakes = decoyMethods(hmac, normalized, this.deps.policy.options.enabled, options.decoyCallingCodes);
+      flow = {
+        ...base,
+        decoy: true,
+        subject: decoySubject(hmac, normalized),
+        admin: false,
+        methods: fakes.map((f, i) => ({ ref: `m${i}`, ...f })),
+        required: this.deps.policy.options.proofsRequired,
+        hasStrong: fakes.some((f) => f.strong),
+      };
+    }
+    await store.ephemeral.put(flowKey(handle), flow, flow.expiresAt);
+    await this.deps.audit.record({ type: 'reset.started', outcome: 'success', ...(flow.decoy ? { reason: 'no_usable_account' } : { accountId: flow.subject }), ip: ctx.ip, userAgent: ctx.userAgent });
+    const blocked = await this.blocked(flow);
+    if (blocked) return { handle, secret, outcome: blocked };
+    return { handle, secret, outcome: { ok: true, view: this.view(flow) } };
+  }
+
+  /** The flow if `handle` and `secret` match and it has not expired. */
+  async load(handle: string, secret: string): Promise<StoredFlow | undefined> {
+    if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return undefined;
+    const flow = await this.deps.store.ephemeral.get<StoredFlow>(flowKey(handle));
+    if (!flow || !this.deps.hmac.matches('reset-secret', secret, flow.secretHash)) return undefined;
+    return flow;
+  }
+
+  async current(handle: string, secret: string): Promise<ResetView | undefined> {
+    const flow = await this.load(handle, secret);
+    return flow ? this.view(flow) : undefined;
+  }
+
+  /** Choose a method: starts its challenge (sends a code, draws questions). */
+  async choose(handle: string, secret: string, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
+    if (flow.state !== 'choose' && flow.state !== 'prove') return this.wrongState(flow);
+    const blocked = await this.blocked(flow);
+    if (blocked) return blocked;
+    const offered = flow.methods.find((m) => m.ref === ref);
+    if (!offered || !this.available(flow, offered)) return { ok: false, status: 400, error: { id: 'method_unknown' }, view: this.view(flow) };
+    const started = await this.startChallenge(flow, offered, input, ctx);
+    if (!started.ok) return { ok: false, status: started.error.id === 'send_throttled' ? 429 : 400, error: started.error, view: this.view(flow) };
+    flow.state = 'prove';
+    flow.current = { ref, pending: started.pending, display: this.deps.box.seal(JSON.stringify(started.display)) };
+    if (offered.kind === 'security_questions') flow.drawn = { pending: started.pending, display: flow.current.display };
+    await this.save(flow);
+    return { ok: true, view: this.view(flow) };
+  }
+
+  async back(handle: string, secret: string): Promise<ResetOutcome> {
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
+    if (flow.state === 'prove') {
+      flow.state = 'choose';
+      delete flow.current;
+      await this.save(flow);
+    }
+    return { ok: true, view: this.view(flow) };
+  }
+
+  /** Prove the current method: a code, TOTP, recovery code or answers. */
+  async prove(handle: string, secret: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
+    if (flow.state !== 'prove' || !flow.current) return this.wrongState(flow);
+    const blocked = await this.blocked(flow);
+    if (blocked) return blocked;
+    const offered = flow.methods.find((m) => m.ref === flow.current!.ref)!;
+    const verified = await this.verify(flow, offered, input, ctx);
+    if (!verified.ok) {
+      const fails = await this.deps.store.counters.hit(failsKey(flow.subject), this.deps.options.failedProofWindowMs);
+      await this.deps.audit.record({ type: 'reset.proof_failed', outcome: 'failure', ...(flow.decoy ? {} : { accountId: flow.subject }), ip: ctx.ip, userAgent: ctx.userAgent, reason: verified.error.id, details: { kind: offered.kind } });
+      if (fails.count >= this.deps.options.maxFailedProofs) {
+        const until = this.deps.clock() + this.deps.options.blockMs;
+        await this.deps.store.ephemeral.put(blockKey(flow.subject), { until }, until);
+        return (await this.blocked(flow))!;
+      }
+      if (verified.error.final) {
+        flow.state = 'choose';
+        delete flow.current;
+        await this.save(flow);
+      }
+      return { ok: false, status: 400, error: verified.error, view: this.view(flow) };
+    }
+    flow.proofs.push({ ref: offered.ref, kind: offered.kind, strong: offered.strong, ...(offered.destination ? { destination: offered.destination } : {}) });
+    delete flow.current;
+    flow.state = this.complete(flow) ? 'new_password' : 'choose';
+    if (flow.state === 'new_password' && !flow.decoy) {
+      await this.deps.store.ephemeral.put(commitKey(flow.subject, flow.handle), { handle: flow.handle }, flow.expiresAt);
+    }
+    await this.save(flow);
+    return { ok: true, view: this.view(flow) };
+  }
+
+  /** The new password (twice): the one atomic commit, then revocation, notices, audit. */
+  async setPassword(handle: string, secret: string, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
+    if (flow.state !== 'new_password' || flow.decoy) return this.wrongState(flow);
+    if (password !== confirm) return { ok: false, status: 400, error: { id: 'password_mismatch', field: 'confirm' }, view: this.view(flow) };
+    const account = await this.deps.accounts.get(flow.subject);
+    if (!account) return expired();
+    const problem: PasswordProblem | undefined = await this.deps.accounts.rules.check(password, {
+      login: account.login,
+      emails: account.emails.map((e) => e.address),
+      history: [account.passwordHash, ...account.passwordHistory].filter((h): h is string => !!h),
+    });
+    if (problem) {
+      return { ok: false, status: 400, error: { id: problem, field: 'password', vars: { min: this.deps.accounts.rules.minLength, max: this.deps.accounts.rules.maxLength } }, view: this.view(flow) };
+    }
+    const next = await this.deps.accounts.withNewPassword(account, password);
+    const committed = await this.deps.store.accounts.commitWithConsume(next, commitKey(account.id, flow.handle));
+    if (committed === 'consumed') return { ok: false, status: 409, error: { id: 'reset_already_done' }, view: this.view(flow) };
+    if (committed === 'conflict') return { ok: false, status: 409, error: { id: 'reset_conflict' }, view: this.view(flow) };
+    // Committed: everything older than notBefore is refused from now on; the rest is cleanup.
+    flow.state = 'done';
+    await this.save(flow);
+    await this.deps.store.oidc.revokeByAccount(account.id);
+    await this.deps.accounts.unlock(account.id);
+    await this.deps.store.counters.reset(failsKey(account.id));
+    const updated = (await this.deps.accounts.get(account.id)) ?? next;
+    await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
+    if (updated.admin) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
+    await this.deps.audit.record({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
+    return { ok: true, view: this.view(flow) };
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private offer(m: MethodRecord, i: number): OfferedMethod {
+    const method = this.deps.methods.get(m.kind)!;
+    const destination = method.destination(m as never);
+    return {
+      ref: `m${i}`,
+      kind: m.kind,
+      masked: method.mask(m as never),
+      strong: method.strong,
+      recordId: m.id,
+      ...(destination ? { destination: this.deps.hmac.digest('reset-destination', destination) } : {}),
+    };
+  }
+
+  /** May this method be the next proof? Not used already, another destination, and the strong-proof rule. */
+  private available(flow: StoredFlow, m: OfferedMethod): boolean {
+    if (flow.proofs.some((p) => p.ref === m.ref || (m.destination && p.destination === m.destination))) return false;
+    const last = flow.proofs.length + 1 >= flow.required;
+    const strongSoFar = flow.proofs.some((p) => p.strong);
+    if (last && flow.hasStrong && !strongSoFar && !m.strong) return false;
+    // Security questions are never the only proof.
+    if (last && m.kind === 'security_questions' && flow.proofs.every((p) => p.kind === 'security_questions')) return false;
+    return true;
+  }
+
+  private complete(flow: StoredFlow): boolean {
+    if (flow.proofs.length < flow.required) return false;
+    if (flow.hasStrong && !flow.proofs.some((p) => p.strong)) return false;
+    return !flow.proofs.every((p) => p.kind === 'security_questions');
+  }
+
+  private methodContext(flow: StoredFlow, ctx: ResetContext, login = ''): MethodContext {
+    return { accountId: flow.subject, login, admin: flow.admin, clock: this.deps.clock, ip: ctx.ip, purpose: 'reset' };
+  }
+
+  private async record(flow: StoredFlow, m: OfferedMethod): Promise<{ account: AccountRecord; record: MethodRecord } | undefined> {
+    const account = await this.deps.accounts.get(flow.subject);
+    const record = account ? methodsOf(account).find((r) => r.id === m.recordId) : undefined;
+    return account && record ? { account, record } : undefined;
+  }
+
+  private async startChallenge(
+    flow: StoredFlow,
+    m: OfferedMethod,
+    input: FormInput,
+    ctx: ResetContext,
+  ): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
+    if (m.kind === 'security_questions' && flow.drawn) {
+      return { ok: true, pending: flow.drawn.pending, display: JSON.parse(this.deps.box.open(flow.drawn.display)) as StepDisplay };
+    }
+    if (flow.decoy) return this.decoyChallenge(flow, m, input, ctx);
+    const found = await this.record(flow, m);
+    if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
+    const method = this.deps.methods.get(m.kind)!;
+    const started = await method.startChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, input);
+    if (!started.ok) {
+      // Inside a reset a delivery failure is never shown (it would tell a real account from a
+      // decoy): it goes to audit, and the page says a code was sent, like for everyone.
+      if (started.error.id === 'delivery_failed') {
+        await this.deps.audit.record({ type: 'code.delivery_failed', outcome: 'failure', accountId: flow.subject, ip: ctx.ip, details: { purpose: 'reset', kind: m.kind } });
+        return { ok: true, pending: { challengeId: randomId(12), channel: 'email' }, display: { sentTo: m.masked } };
+      }
+      return started;
+    }
+    if (CODE_KINDS.includes(m.kind)) {
+      await this.deps.audit.record({ type: 'code.sent', outcome: 'success', accountId: flow.subject, ip: ctx.ip, details: { purpose: 'reset', kind: m.kind } });
+    }
+    return { ok: true, pending: started.value.pending, display: started.value.display };
+  }
+
+  /** A decoy "sends" like a real method (same throttles, a code nobody receives). */
+  private async decoyChallenge(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
+    if (!CODE_KINDS.includes(m.kind)) return { ok: true, pending: {}, display: {} };
+    const channel = m.kind === 'email' ? 'email' : input.channel === 'voice' || m.kind === 'office_phone' ? 'voice' : 'sms';
+    const nowhere: CodeDeliveryDeps = { ...this.deps.delivery, sender: { send: async () => undefined } };
+    const sent = await sendCode(nowhere, this.methodContext(flow, ctx), channel, `decoy:${flow.subject}:${m.ref}`, {});
+    if (!sent.ok) return sent;
+    return { ok: true, pending: sent.value, display: { sentTo: m.masked } };
+  }
+
+  private async verify(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext): Promise<{ ok: true } | { ok: false; error: MethodError }> {
+    const pending = flow.current!.pending;
+    if (flow.decoy) {
+      if (CODE_KINDS.includes(m.kind)) {
+        if (!input.code?.trim()) return { ok: false, error: { id: 'code_missing', field: 'code' } };
+        // Counted like a real guess (attempts, exhaustion), and never right: nobody has the code.
+        const checked = await checkCode(this.deps.delivery, this.methodContext(flow, ctx), pending, { code: `${input.code}x` });
+        return checked.ok ? { ok: false, error: { id: 'code_wrong', field: 'code' } } : checked;
+      }
+      return { ok: false, error: m.kind === 'security_questions' ? { id: 'answers_wrong' } : { id: 'code_wrong', field: 'code' } };
+    }
+    const found = await this.record(flow, m);
+    if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
+    const method = this.deps.methods.get(m.kind)!;
+    const result = await method.verifyChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, pending, input);
+    if (!result.ok) return result;
+    if (result.value.updated) {
+      const updated = result.value.updated;
+      await this.deps.accounts.update(found.account.id, (a) => ({ ...a, methods: methodsOf(a).map((r) => (r.id === updated.id ? updated : r)) }));
+    }
+    return { ok: true };
+  }
+
+  private async blocked(flow: StoredFlow): Promise<ResetOutcome | undefined> {
+    const block = await this.deps.store.ephemeral.get<{ until: number }>(blockKey(flow.subject));
+    if (!block || block.until <= this.deps.clock()) return undefined;
+    const retryAfterSeconds = Math.ceil((block.until - this.deps.clock()) / 1000);
+    return { ok: false, status: 429, error: { id: 'reset_blocked', vars: { hours: Math.ceil(retryAfterSeconds / 3600) } }, retryAfterSeconds, view: this.view(flow) };
+  }
+
+  private wrongState(flow: StoredFlow): ResetOutcome {
+    return { ok: false, status: 409, error: { id: flow.state === 'done' ? 'reset_already_done' : 'reset_wrong_step' }, view: this.view(flow) };
+  }
+
+  private async save(flow: StoredFlow): Promise<void> {
+    await this.deps.store.ephemeral.put(flowKey(flow.handle), flow, flow.expiresAt);
+  }
+
+  private async otherAdmins(except: string): Promise<AccountRecord[]> {
+    const admins: AccountRecord[] = [];
+    for (let offset = 0; ; offset += 200) {
+      const page = await this.deps.store.accounts.list({ offset, limit: 200 });
+      admins.push(...page.filter((a) => a.admin && a.id !== except && a.status === 'active'));
+      if (page.length < 200) return admins;
+    }
+  }
+
+  private view(flow: StoredFlow): ResetView {
+    const current = flow.current ? flow.methods.find((m) => m.ref === flow.current!.ref) : undefined;
+    return {
+      handle: flow.handle,
+      state: flow.state,
+      expiresAt: flow.expiresAt,
+      methods: flow.methods.map((m) => ({ ref: m.ref, kind: m.kind, masked: m.masked, available: this.available(flow, m) })),
+      proofsDone: flow.proofs.length,
+      proofsRequired: flow.required,
+      ...(current && flow.current
+        ? { current: { ref: current.ref, kind: current.kind, masked: current.masked, display: JSON.parse(this.deps.box.open(flow.current.display)) as StepDisplay } }
+        : {}),
+      ...(flow.returnTo ? { returnTo: flow.returnTo } : {}),
+    };
+  }
+}
+
+function expired(): ResetOutcome {
+  return { ok: false, status: 410, error: { id: 'reset_expired' } };
+}
+
