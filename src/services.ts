@@ -143,8 +143,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       phone: { digits: config.PHONE_CODE_DIGITS, ttlMs: config.CODE_TTL_SECONDS * 1000, maxAttempts: config.CODE_MAX_ATTEMPTS },
     },
   };
-  const methods = buildMethods(
-    {
+  const methodDeps = {
       delivery: codeDelivery,
       allowedCountries: config.PHONE_COUNTRIES,
       ...(config.PHONE_DEFAULT_REGION ? { defaultRegion: config.PHONE_DEFAULT_REGION } : {}),
@@ -155,17 +154,26 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       customQuestions: config.SSPR_CUSTOM_QUESTIONS,
       questionsToRegister: config.SSPR_QUESTIONS_REGISTER,
       questionsToAnswer: config.SSPR_QUESTIONS_ANSWER,
-    },
-    config.SSPR_METHODS,
-  );
+  };
+  const methods = buildMethods(methodDeps, config.SSPR_METHODS);
   const accessPasses = new AccessPasses(store, hmac, clock);
   const audit = new Audit(store, log, clock, config.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000);
+  // Inside a reset, sending is asynchronous: the answer must neither wait for nor reveal the
+  // delivery (decoys make none). A failure goes to audit and the logs, never to the page.
+  const backgroundSender: MessageSender = {
+    send: async (message) => {
+      void sender.send(message).catch((err: unknown) =>
+        audit.record({ type: 'code.delivery_failed', outcome: 'failure', reason: (err as Error).message.slice(0, 200), details: { purpose: 'reset', channel: message.channel } }),
+      );
+    },
+  };
+  const resetDelivery: CodeDeliveryDeps = { ...codeDelivery, sender: backgroundSender };
   const resets = new ResetFlows({
     store,
     accounts,
     policy,
-    methods,
-    delivery: codeDelivery,
+    methods: buildMethods({ ...methodDeps, delivery: resetDelivery }, config.SSPR_METHODS),
+    delivery: resetDelivery,
     hmac,
     box,
     audit,

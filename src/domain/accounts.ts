@@ -35,7 +35,12 @@ export interface AccountsOptions {
   historySize: number;
 }
 
+/** Runs right before an account's sessions, grants and tokens are revoked (back-channel logout); never throws. */
+export type BeforeRevoke = (accountId: string) => Promise<void>;
+
 export class Accounts {
+  private beforeRevoke: BeforeRevoke | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
@@ -44,7 +49,27 @@ export class Accounts {
     private readonly hmac: Hmac,
     private readonly clock: Clock,
     private readonly opts: AccountsOptions,
-  ) {}
+    beforeRevoke?: BeforeRevoke,
+  ) {
+    this.beforeRevoke = beforeRevoke;
+  }
+
+  /** Set once the provider exists (it is built after the services). */
+  setBeforeRevoke(fn: BeforeRevoke | undefined): void {
+    this.beforeRevoke = fn;
+  }
+
+  /** Tells the relying parties (before the records go), then deletes the account's records; returns how many. */
+  private async revokeAll(id: string): Promise<number> {
+    if (this.beforeRevoke) {
+      try {
+        await this.beforeRevoke(id);
+      } catch {
+        // The hook is documented never to throw; the revocation must happen regardless.
+      }
+    }
+    return this.store.oidc.revokeByAccount(id);
+  }
 
   /** Normalizes and checks the fields of a new account, without writing anything. */
   private prepare(input: NewAccount): { login: string; emails: string[]; groups: string[] } {
@@ -153,6 +178,11 @@ export class Accounts {
     return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword };
   }
 
+  /** Spends the CPU of `count` argon2 verifies, so a decoy costs what a real check costs. */
+  async spendDummyVerifications(count: number): Promise<void> {
+    await Promise.all(Array.from({ length: Math.min(count, 5) }, () => this.hasher.verifyDummy('decoy answer')));
+  }
+
   /** Optimistic read-modify-write; retries when another writer got there first. */
   async update(id: string, mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>): Promise<AccountRecord> {
     for (let attempt = 0; attempt < 10; attempt += 1) {
@@ -192,7 +222,7 @@ export class Accounts {
       return next;
     });
     await this.limits.clear(accountSubject(id));
-    if (options.signOutEverywhere) await this.store.oidc.revokeByAccount(id);
+    if (options.signOutEverywhere) await this.revokeAll(id);
     return undefined;
   }
 
@@ -229,7 +259,7 @@ export class Accounts {
       notBefore: this.clock(),
     }));
     await this.limits.clear(accountSubject(id));
-    await this.store.oidc.revokeByAccount(id);
+    await this.revokeAll(id);
     return temporaryPassword;
   }
 
@@ -239,12 +269,12 @@ export class Accounts {
    */
   async signOutEverywhere(id: string): Promise<number> {
     await this.update(id, (a) => ({ ...a, notBefore: this.clock() }));
-    return this.store.oidc.revokeByAccount(id);
+    return this.revokeAll(id);
   }
 
   async setStatus(id: string, status: AccountRecord['status']): Promise<AccountRecord> {
     const a = await this.update(id, (acc) => ({ ...acc, status, ...(status === 'disabled' ? { notBefore: this.clock() } : {}) }));
-    if (status === 'disabled') await this.store.oidc.revokeByAccount(id);
+    if (status === 'disabled') await this.revokeAll(id);
     return a;
   }
 

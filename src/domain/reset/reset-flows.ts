@@ -106,6 +106,8 @@ export interface ResetDeps {
   notifications: Notifications;
   clock: Clock;
   options: ResetOptions;
+  /** Runs right before the account's records are revoked after the commit (back-channel logout); never throws. */
+  beforeRevoke?: (accountId: string) => Promise<void>;
 }
 
 const flowKey = (handle: string): string => `reset-flow:{f:${handle}}`;
@@ -118,6 +120,12 @@ const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phon
 
 export class ResetFlows {
   constructor(private readonly deps: ResetDeps) {}
+
+  /** Set once the provider exists (it is built after the services). */
+  setBeforeRevoke(fn: ((accountId: string) => Promise<void>) | undefined): void {
+    if (fn) this.deps.beforeRevoke = fn;
+    else delete this.deps.beforeRevoke;
+  }
 
   /** Identify: login name or primary email. Real and decoy flows answer the same. */
   async start(identifier: string, ctx: ResetContext, returnTo?: Record<string, string>): Promise<{ handle: string; secret: string; outcome: ResetOutcome }> {
@@ -255,6 +263,7 @@ export class ResetFlows {
     // Committed: everything older than notBefore is refused from now on; the rest is cleanup.
     flow.state = 'done';
     await this.save(flow);
+    await this.deps.beforeRevoke?.(account.id).catch(() => undefined);
     await this.deps.store.oidc.revokeByAccount(account.id);
     await this.deps.accounts.unlock(account.id);
     await this.deps.store.counters.reset(failsKey(account.id));
@@ -316,20 +325,15 @@ export class ResetFlows {
     if (m.kind === 'security_questions' && flow.drawn) {
       return { ok: true, pending: flow.drawn.pending, display: JSON.parse(this.deps.box.open(flow.drawn.display)) as StepDisplay };
     }
-    if (flow.decoy) return this.decoyChallenge(flow, m, input, ctx);
+    // Decoys read the (missing) account too: the same store round trips as a real flow.
     const found = await this.record(flow, m);
+    if (flow.decoy) return this.decoyChallenge(flow, m, input, ctx);
     if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
     const method = this.deps.methods.get(m.kind)!;
+    // deps.methods is built with an asynchronous sender: the answer never waits for, nor
+    // reveals, a delivery (decoys make none); failures go to audit (see services.ts).
     const started = await method.startChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, input);
-    if (!started.ok) {
-      // Inside a reset a delivery failure is never shown (it would tell a real account from a
-      // decoy): it goes to audit, and the page says a code was sent, like for everyone.
-      if (started.error.id === 'delivery_failed') {
-        await this.deps.audit.record({ type: 'code.delivery_failed', outcome: 'failure', accountId: flow.subject, ip: ctx.ip, details: { purpose: 'reset', kind: m.kind } });
-        return { ok: true, pending: { challengeId: randomId(12), channel: 'email' }, display: { sentTo: m.masked } };
-      }
-      return started;
-    }
+    if (!started.ok) return started;
     if (CODE_KINDS.includes(m.kind)) {
       await this.deps.audit.record({ type: 'code.sent', outcome: 'success', accountId: flow.subject, ip: ctx.ip, details: { purpose: 'reset', kind: m.kind } });
     }
@@ -343,12 +347,16 @@ export class ResetFlows {
     const nowhere: CodeDeliveryDeps = { ...this.deps.delivery, sender: { send: async () => undefined } };
     const sent = await sendCode(nowhere, this.methodContext(flow, ctx), channel, `decoy:${flow.subject}:${m.ref}`, {});
     if (!sent.ok) return sent;
+    // Audited like a real send (the same store round trips), and marked for what it is.
+    await this.deps.audit.record({ type: 'code.sent', outcome: 'success', ip: ctx.ip, reason: 'decoy', details: { purpose: 'reset', kind: m.kind } });
     return { ok: true, pending: sent.value, display: { sentTo: m.masked } };
   }
 
   private async verify(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext): Promise<{ ok: true } | { ok: false; error: MethodError }> {
     const pending = flow.current!.pending;
+    const found = await this.record(flow, m);
     if (flow.decoy) {
+      if (m.kind === 'security_questions') await this.deps.accounts.spendDummyVerifications(Object.keys(input).filter((k) => /^answer_\d$/.test(k)).length || 1);
       if (CODE_KINDS.includes(m.kind)) {
         if (!input.code?.trim()) return { ok: false, error: { id: 'code_missing', field: 'code' } };
         // Counted like a real guess (attempts, exhaustion), and never right: nobody has the code.
@@ -357,7 +365,6 @@ export class ResetFlows {
       }
       return { ok: false, error: m.kind === 'security_questions' ? { id: 'answers_wrong' } : { id: 'code_wrong', field: 'code' } };
     }
-    const found = await this.record(flow, m);
     if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
     const method = this.deps.methods.get(m.kind)!;
     const result = await method.verifyChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, pending, input);
