@@ -22,6 +22,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY docs/openapi.json ./docs/openapi.json
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -22,11 +22,14 @@ import { registrationStage } from '../interactions/signin/registration-stage.ts'
 import { reconfirmStage } from '../interactions/signin/reconfirm-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
 import { resetRoutes } from '../interactions/reset/routes.ts';
+import { resetApiRoutes } from '../interactions/api/reset-api.ts';
 import { demoClient } from '../interactions/demo/demo-client.ts';
 import { outboxRoutes } from '../interactions/dev/outbox-routes.ts';
 import { accountRoutes } from '../interactions/account/routes.ts';
 import { accountClient } from '../interactions/account/account-client.ts';
 import { inviteRoutes } from '../interactions/invite/routes.ts';
+import { changePasswordRoutes } from '../interactions/account/change-password-routes.ts';
+import { backchannelLogoutAll } from './provider/backchannel.ts';
 
 export interface App {
   provider: Provider;
@@ -50,6 +53,13 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     ids.add(c.client_id);
   }
   const provider = createProvider(services, registry(clients), branding);
+  // Relying parties with a backchannel_logout_uri hear of every sign-out done outside the
+  // provider (reset, password change, sign out everywhere), before the sessions are deleted.
+  const beforeRevoke = async (accountId: string): Promise<void> => {
+    await backchannelLogoutAll(provider, services.store, accountId, services.log);
+  };
+  services.accounts.setBeforeRevoke(beforeRevoke);
+  services.resets.setBeforeRevoke(beforeRevoke);
   const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
 
   const stages = [
@@ -68,8 +78,10 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     healthRoutes(services.store),
     assetRoutes(),
     resetRoutes(provider, services, branding),
+    resetApiRoutes(services),
     signinRoutes({ provider, services, branding, stages, securityInfoStages }),
     accountRoutes({ provider, services, branding }),
+    changePasswordRoutes({ provider, services, branding }),
     inviteRoutes(services, branding),
     ...(config.DEMO ? [demoRoutes(services, branding, demoUsers)] : []),
     ...(services.outbox ? [outboxRoutes(services.outbox, branding)] : []),

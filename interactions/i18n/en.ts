@@ -189,6 +189,21 @@ export const en = {
   'reset_already_done': 'This password reset was already completed.',
   'reset_conflict': 'Your account changed while you were resetting. Start again.',
   'reset_wrong_step': 'That step is not available now.',
+  'reset.call_instead': '{method}, call me instead',
+  'reset.continue_title': 'Continue your password reset',
+  'reset.continue_lead': 'An administrator started a password reset for you. Enter the code from the same email to continue; you will then prove it is you with your registered methods and choose a new password.',
+  'reset.continue_code': 'Code from the email',
+  'reset.continue_missing': 'Enter the code from the email.',
+  'reset.continue_wrong': 'That code is wrong, or this password reset has expired. Check the email, or ask your administrator for a new one.',
+  'reset.link_invalid': 'This link is not valid. Open the link from the email again, or start a new password reset.',
+  'reset_busy': 'This step is already being processed. Wait a moment, then reload the page.',
+  'account.change_password.lead': 'Enter your current password, then your new password twice. Changing it signs you out everywhere, on this device too.',
+  'account.change_password.submit': 'Change password',
+  'account.change_password.done_title': 'Password changed',
+  'account.change_password.done': 'Password changed. Sign in again with your new password.',
+  'account.change_password.current_missing': 'Enter your current password.',
+  'change_password.current': 'Current password',
+  'account.manage.change_password': 'Change your password',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -19,10 +19,14 @@ import type { Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';
 import { proofPage } from '../views/pages/security-setup.ts';
-import { choosePage, identifyPage, resetDonePage, resetExpiredPage } from '../views/pages/reset.ts';
+import { choosePage, continuePage, identifyPage, resetDonePage, resetExpiredPage } from '../views/pages/reset.ts';
 
 const FLOW_COOKIE = 'rekey_reset';
 const START_COOKIE = 'rekey_reset_start';
+/** Double-submit token of the /reset/continue form (an admin-started reset, opened from the email). */
+const CONTINUE_COOKIE = 'rekey_reset_continue';
+const CONTINUE_TOKEN = /^[A-Za-z0-9_-]{24}$/;
+const FLOW_HANDLE = /^[A-Za-z0-9_-]{10,40}$/;
 /** Authorization parameters worth replaying at "back to sign-in". */
 const RETURN_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'acr_values', 'max_age', 'ui_locales', 'claims'];
 const returnKey = (id: string): string => `reset-return:{r:${id}}`;
@@ -119,6 +123,40 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     return render(ctx, b, view);
   });
 
+  /** The visitor's continue-form token: the one their cookie already holds (other tabs keep working), or a new one. */
+  function continueToken(ctx: Context): string {
+    const existing = ctx.cookies.get(CONTINUE_COOKIE, { signed: true });
+    const token = existing && CONTINUE_TOKEN.test(existing) ? existing : randomId(18);
+    ctx.cookies.set(CONTINUE_COOKIE, token, { ...cookieOpts(ctx), sameSite: 'strict', overwrite: true });
+    return token;
+  }
+
+  // The link of an admin-started reset (`rekey users reset`). GET only shows a form asking for
+  // the code from the same email: mail scanners open links, so nothing happens on GET.
+  router.get('/reset/continue', (ctx) => {
+    const handle = typeof ctx.query.flow === 'string' ? ctx.query.flow : '';
+    if (!FLOW_HANDLE.test(handle)) return expiredPage(ctx, 'reset.link_invalid', 400);
+    show(ctx, continuePage({ branding, csrf: continueToken(ctx), handle }));
+  });
+
+  // The code is the flow's secret: when it matches, the flow is bound to this browser exactly
+  // as POST /reset binds a flow it starts; every proof is still ahead. A wrong code binds nothing.
+  router.post('/reset/continue', body, async (ctx) => {
+    const token = ctx.cookies.get(CONTINUE_COOKIE, { signed: true });
+    const sent = field(ctx, 'csrf', 100);
+    if (!token || !sent || !constantTimeEqual(token, sent)) throw new CsrfFailed();
+    const handle = field(ctx, 'flow', 40) ?? '';
+    if (!FLOW_HANDLE.test(handle)) return expiredPage(ctx, 'reset.link_invalid', 400);
+    const code = (field(ctx, 'code', 200) ?? '').replace(/\s+/g, '');
+    const again = (message: string) => show(ctx, continuePage({ branding, csrf: token, handle, errors: { fields: { code: message } } }), 400);
+    if (!code) return again(t('reset.continue_missing'));
+    const view = await resets.current(handle, code);
+    if (!view) return again(t('reset.continue_wrong'));
+    ctx.cookies.set(FLOW_COOKIE, `${handle}.${code}`, cookieOpts(ctx));
+    ctx.status = 303;
+    ctx.redirect('/reset/flow');
+  });
+
   router.post('/reset/flow', body, async (ctx) => {
     const b = binding(ctx);
     if (!b) return expiredPage(ctx);
@@ -128,9 +166,14 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     const rc = context(ctx);
     let outcome: ResetOutcome;
     switch (field(ctx, 'action', 20)) {
-      case 'choose':
-        outcome = await resets.choose(b.handle, b.secret, input.ref ?? '', input, rc);
+      case 'choose': {
+        // A mobile phone is offered twice on the choose page: `m0` (text message) and `m0.voice` (call instead).
+        const voice = /^([A-Za-z0-9_-]{1,20})\.voice$/.exec(input.ref ?? '')?.[1];
+        outcome = voice
+          ? await resets.choose(b.handle, b.secret, voice, { ...input, ref: voice, channel: 'voice' }, rc)
+          : await resets.choose(b.handle, b.secret, input.ref ?? '', input, rc);
         break;
+      }
       case 'finish':
         outcome = await resets.prove(b.handle, b.secret, input, rc);
         break;

@@ -10,6 +10,7 @@ import type { ClientRegistry } from './clients.ts';
 import type { Branding } from '../../interactions/views/layout.ts';
 import { errorPage } from '../../interactions/views/pages/error.ts';
 import { loggedOutPage, logoutPage } from '../../interactions/views/pages/logout.ts';
+import { backchannelFetch } from './backchannel.ts';
 
 export function accountClaims(account: AccountRecord): AccountClaims {
   const primary = account.emails[0];
@@ -71,6 +72,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
   const configuration: Configuration = {
     adapter: modelAdapterFactory({ oidc: store.oidc, accounts: store.accounts, clock }),
     clients: clients.metadata,
+    // Back-channel logout may reach the configured relying parties on a private network.
+    fetch: backchannelFetch(clients.metadata.flatMap((c) => (typeof c.backchannel_logout_uri === 'string' ? [c.backchannel_logout_uri] : []))),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: keys.cookieKeys,

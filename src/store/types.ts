@@ -143,6 +143,12 @@ export interface OidcModelStore {
   revokeByAccount(accountId: string): Promise<number>;
   /** Counts live records of one model for an account (e.g. sessions), for tests and the CLI. */
   countByAccount(model: OidcModelName, accountId: string): Promise<number>;
+  /**
+   * The payloads of the live records of one model for an account (e.g. its sessions, read
+   * before `revokeByAccount` to tell relying parties by back-channel logout), in no particular
+   * order. Expiry by the injected clock, as for `find`; a consumed record carries `consumed`.
+   */
+  listByAccount(model: OidcModelName, accountId: string): Promise<Record<string, unknown>[]>;
 }
 
 export interface LogEntry {

@@ -674,6 +674,39 @@ export function storeContract(backendName: string, open: OpenStore): void {
         assert.equal(await store.oidc.countByAccount('Grant', id('alice')), 0);
         assert.equal(await store.oidc.countByAccount('Session', id('nobody')), 0);
       });
+
+      it("listByAccount returns the live payloads of one model for one account, consumed included", async () => {
+        const byPayload = (a: Record<string, unknown>, b: Record<string, unknown>): number => JSON.stringify(a).localeCompare(JSON.stringify(b));
+        const s1 = { accountId: id('alice'), authorizations: { rp: { sid: 'sid-1', grantId: id('g1') } } };
+        const s2 = { accountId: id('alice'), authorizations: {} };
+        await store.oidc.upsert('Session', id('s1'), s1, now + HOUR, { accountId: id('alice'), uid: id('u1') });
+        await store.oidc.upsert('Session', id('s2'), s2, now + HOUR, { accountId: id('alice'), uid: id('u2') });
+        await store.oidc.upsert('Session', id('s3'), { accountId: id('alice'), short: true }, now + MINUTE, { accountId: id('alice') });
+        await store.oidc.upsert('AccessToken', id('at1'), { accountId: id('alice') }, now + HOUR, { accountId: id('alice') });
+        await store.oidc.upsert('Session', id('s4'), { accountId: id('bob') }, now + HOUR, { accountId: id('bob') });
+        // Not indexed by the account: never listed for it.
+        await store.oidc.upsert('Session', id('s5'), { accountId: id('alice') }, now + HOUR, {});
+
+        assert.equal((await store.oidc.listByAccount('Session', id('alice'))).length, 3);
+        now += 2 * MINUTE;
+        assert.deepEqual((await store.oidc.listByAccount('Session', id('alice'))).sort(byPayload), [s1, s2].sort(byPayload));
+        assert.deepEqual(await store.oidc.listByAccount('AccessToken', id('alice')), [{ accountId: id('alice') }]);
+        assert.deepEqual(await store.oidc.listByAccount('Grant', id('alice')), []);
+        assert.deepEqual(await store.oidc.listByAccount('Session', id('nobody')), []);
+
+        await store.oidc.consume('AccessToken', id('at1'));
+        assert.deepEqual(await store.oidc.listByAccount('AccessToken', id('alice')), [{ accountId: id('alice'), consumed: Math.floor(now / 1000) }]);
+
+        // Re-upserted under another account: listed for that one only.
+        await store.oidc.upsert('Session', id('s2'), { accountId: id('bob') }, now + HOUR, { accountId: id('bob') });
+        assert.deepEqual(await store.oidc.listByAccount('Session', id('alice')), [s1]);
+        assert.equal((await store.oidc.listByAccount('Session', id('bob'))).length, 2);
+
+        await store.oidc.destroy('Session', id('s1'));
+        assert.deepEqual(await store.oidc.listByAccount('Session', id('alice')), []);
+        await store.oidc.revokeByAccount(id('bob'));
+        assert.deepEqual(await store.oidc.listByAccount('Session', id('bob')), []);
+      });
     });
 
     describe('logs', () => {

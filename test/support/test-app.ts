@@ -82,6 +82,8 @@ export async function startTestApp(
   env: Record<string, string> = {},
   overrides: ServiceOverrides = {},
   backend: Backend = 'sqlite',
+  /** More relying parties, built from the app's URL (e.g. one with a backchannel_logout_uri). */
+  extraClients: (url: string) => ClientEntry[] = () => [],
 ): Promise<TestApp> {
   const store = await backendEnv(backend);
   const dataDir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
@@ -101,7 +103,7 @@ export async function startTestApp(
     ...env,
   });
   const services = await createServices(config, overrides);
-  const app = await buildApp(services, testClients(url));
+  const app = await buildApp(services, [...testClients(url), ...extraClients(url)]);
   server.on('request', app.callback);
   return {
     url,

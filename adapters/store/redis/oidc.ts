@@ -145,5 +145,17 @@ export function redisOidc(conn: Conn, clock: Clock): OidcModelStore {
         return live;
       });
     },
+
+    async listByAccount(model, accountId) {
+      return run(async () => {
+        const prefix = oidcModelPrefix(model);
+        const members = (await client.smembers(keys.accountOidc(accountId))).filter((m) => m.startsWith(prefix));
+        // No pruning here: a member whose record is not written yet (an upsert in flight writes
+        // the index first) must stay indexed for revokeByAccount; countByAccount and the TTLs
+        // collect the rest.
+        const records = await Promise.all(members.map((m) => read(m, { field: 'a', value: accountId })));
+        return records.filter((r): r is OidcRecord => r !== undefined).map((r) => r.payload);
+      });
+    },
   };
 }

@@ -66,6 +66,9 @@ export function sqliteOidc(db: Db, clock: Clock): OidcModelStore {
   const countLive = db.prepare<[string, string, number], { n: number }>(
     'SELECT count(*) AS n FROM oidc WHERE account_id = ? AND model = ? AND expires_at > ?',
   );
+  const listLive = db.prepare<[string, string, number], { payload: string }>(
+    'SELECT payload FROM oidc WHERE account_id = ? AND model = ? AND expires_at > ?',
+  );
   const collect = db.prepare<[number, number]>(
     'DELETE FROM oidc WHERE rowid IN (SELECT rowid FROM oidc WHERE expires_at <= ? LIMIT ?)',
   );
@@ -120,6 +123,9 @@ export function sqliteOidc(db: Db, clock: Clock): OidcModelStore {
     async countByAccount(model, accountId) {
       // An aggregate always yields one row.
       return run(() => countLive.get(accountId, model, clock())!.n);
+    },
+    async listByAccount(model, accountId) {
+      return run(() => listLive.all(accountId, model, clock()).map((row) => JSON.parse(row.payload) as Record<string, unknown>));
     },
   };
 }

@@ -126,7 +126,8 @@ ${v.hasRecoveryCodes
   ? html`<form method="post" action="${ACCOUNT_PATHS.regenerate}">${hidden(v.csrf)}
 <p class="hint" id="regenerate-hint">${t('account.manage.regenerate_hint')}</p>
 <div class="actions"><button type="submit" class="secondary" aria-describedby="regenerate-hint">${t('account.manage.regenerate')}</button></div></form>`
-  : ''}`,
+  : ''}
+<p class="links"><a href="/account/password">${t('account.manage.change_password')}</a></p>`,
   });
 }
 

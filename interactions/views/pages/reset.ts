@@ -37,11 +37,41 @@ ${usable.length === 0
 <fieldset><legend>${t('register.choose')}</legend>
 ${usable.map(
   (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
-<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>`,
+<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>${
+  // A mobile phone can also call with the code (no SMS reception, or a landline forward).
+  m.kind === 'mobile_phone'
+    ? html`
+<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}-voice" value="${m.ref}.voice">
+<label for="ref-${m.ref}-voice">${t('reset.call_instead', { method: t(`method.${m.kind}`) })}<span class="hint"> – ${m.masked}</span></label></div>`
+    : ''
+}`,
 )}
 </fieldset>
 <div class="actions"><button type="submit">${t('reset.start')}</button></div>
 </form>`}`,
+  });
+}
+
+/**
+ * The page behind the link of an admin-started reset (`rekey users reset`): asks for the code
+ * from the same email. Opening the link does nothing by itself (mail scanners open links).
+ */
+export function continuePage(v: { branding: Branding; csrf: string; handle: string; errors?: FormErrors }): string {
+  const err = v.errors?.fields?.code;
+  return layout({
+    title: t('reset.continue_title'),
+    branding: v.branding,
+    body: html`<p class="lead">${t('reset.continue_lead')}</p>
+${alert(v.errors?.form)}
+<form method="post" action="/reset/continue" novalidate>
+<input type="hidden" name="csrf" value="${v.csrf}">
+<input type="hidden" name="flow" value="${v.handle}">
+<label for="code">${t('reset.continue_code')}</label>
+<input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="64" autofocus${err ? html` aria-invalid="true" aria-describedby="code-error"` : ''}>
+${fieldError('code', err)}
+<div class="actions"><button type="submit">${t('reset.start')}</button></div>
+</form>
+<p class="links"><a href="/reset">${t('reset.start_over')}</a></p>`,
   });
 }
 

@@ -5,6 +5,7 @@ import { registerManage } from './users-manage.ts';
 import { registerView } from './users-view.ts';
 import { registerImport } from './users-import.ts';
 import { registerSecurity } from './users-security.ts';
+import { registerReset } from './users-reset.ts';
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -17,4 +18,5 @@ export function registerUsers(program: Command): void {
   registerTempPassword(users);
   registerImport(users);
   registerSecurity(users);
+  registerReset(users);
 }

@@ -115,6 +115,9 @@ const commitKey = (accountId: string, handle: string): string => `reset-commit:{
 const failsKey = (subject: string): string => `reset-fails:{a:${subject}}`;
 const blockKey = (subject: string): string => `reset-block:{a:${subject}}`;
 const startsKey = (ip: string): string => `reset-starts:{ip:${ip}}`;
+const stepLockKey = (handle: string): string => `reset-lock:{f:${handle}}`;
+/** How long one step may hold its flow; a holder that died frees it after this. */
+const STEP_LOCK_MS = 30_000;
 
 const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
 
@@ -179,6 +182,10 @@ export class ResetFlows {
 
   /** Choose a method: starts its challenge (sends a code, draws questions). */
   async choose(handle: string, secret: string, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
+    return this.exclusive(handle, secret, () => this.chooseStep(handle, secret, ref, input, ctx));
+  }
+
+  private async chooseStep(handle: string, secret: string, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
     if (flow.state !== 'choose' && flow.state !== 'prove') return this.wrongState(flow);
@@ -196,6 +203,10 @@ export class ResetFlows {
   }
 
   async back(handle: string, secret: string): Promise<ResetOutcome> {
+    return this.exclusive(handle, secret, () => this.backStep(handle, secret));
+  }
+
+  private async backStep(handle: string, secret: string): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
     if (flow.state === 'prove') {
@@ -208,6 +219,10 @@ export class ResetFlows {
 
   /** Prove the current method: a code, TOTP, recovery code or answers. */
   async prove(handle: string, secret: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
+    return this.exclusive(handle, secret, () => this.proveStep(handle, secret, input, ctx));
+  }
+
+  private async proveStep(handle: string, secret: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
     if (flow.state !== 'prove' || !flow.current) return this.wrongState(flow);
@@ -242,6 +257,10 @@ export class ResetFlows {
 
   /** The new password (twice): the one atomic commit, then revocation, notices, audit. */
   async setPassword(handle: string, secret: string, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
+    return this.exclusive(handle, secret, () => this.setPasswordStep(handle, secret, password, confirm, ctx));
+  }
+
+  private async setPasswordStep(handle: string, secret: string, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
     if (flow.state !== 'new_password' || flow.decoy) return this.wrongState(flow);
@@ -275,6 +294,26 @@ export class ResetFlows {
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  /**
+   * Runs one step of a flow alone. Concurrent submits of one flow (a double click, a retried
+   * request) would each load the same state: the slower one would save its stale copy over the
+   * winner's progress, and a right code already consumed by the winner would count as a failed
+   * proof (and block the reset). The loser gets 409 `reset_busy` and changes nothing.
+   */
+  private async exclusive(handle: string, secret: string, step: () => Promise<ResetOutcome>): Promise<ResetOutcome> {
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
+    const key = stepLockKey(handle);
+    if ((await this.deps.store.counters.hit(key, STEP_LOCK_MS)).count > 1) {
+      return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
+    }
+    try {
+      return await step();
+    } finally {
+      await this.deps.store.counters.reset(key).catch(() => undefined);
+    }
+  }
 
   private offer(m: MethodRecord, i: number): OfferedMethod {
     const method = this.deps.methods.get(m.kind)!;
