@@ -187,6 +187,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       startsPerIp: config.RESET_STARTS_PER_IP,
       startsWindowMs: 3600_000,
       decoyCallingCodes: config.PHONE_COUNTRIES.flatMap((c) => callingCode(c)),
+      notifyAdmins: config.RESET_NOTIFY_ADMINS,
     },
   });
   return {

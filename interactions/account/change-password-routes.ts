@@ -16,8 +16,6 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Services } from '../../src/services.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
-import { CsrfFailed } from '../../src/errors.ts';
-import { constantTimeEqual, randomId } from '../../src/domain/secrets.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
@@ -27,11 +25,10 @@ import { layout, type Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';
 import { ACCOUNT_PATHS } from '../views/pages/account.ts';
+import { doubleSubmit } from '../http/csrf.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
 export const CHANGE_PASSWORD_CSRF_COOKIE = 'account_password_csrf';
-const CSRF_TTL_MS = 60 * 60 * 1000;
-const TOKEN = /^[A-Za-z0-9_-]{24}$/;
 /** Longest password accepted from the form (the rules have their own, lower maximum). */
 const MAX_PASSWORD = 4096;
 
@@ -51,22 +48,10 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
   const body = parseBody(config.MAX_BODY_BYTES);
   const router = new Router();
 
-  const cookieOptions = (ctx: Context) =>
-    ({ signed: true, httpOnly: true, sameSite: 'strict', path: CHANGE_PASSWORD_PATH, secure: ctx.secure, overwrite: true }) as const;
+  const csrf = doubleSubmit(CHANGE_PASSWORD_CSRF_COOKIE, CHANGE_PASSWORD_PATH);
+  const csrfToken = (ctx: Context): string => csrf.token(ctx);
+  const checkCsrf = (ctx: Context): void => csrf.check(ctx);
 
-  /** The visitor's token: the one their cookie already holds, or a new one. Either way the cookie is (re)set. */
-  function csrfToken(ctx: Context): string {
-    const existing = ctx.cookies.get(CHANGE_PASSWORD_CSRF_COOKIE, { signed: true });
-    const token = existing && TOKEN.test(existing) ? existing : randomId(18);
-    ctx.cookies.set(CHANGE_PASSWORD_CSRF_COOKIE, token, { ...cookieOptions(ctx), maxAge: CSRF_TTL_MS });
-    return token;
-  }
-
-  function checkCsrf(ctx: Context): void {
-    const cookie = ctx.cookies.get(CHANGE_PASSWORD_CSRF_COOKIE, { signed: true });
-    const sent = field(ctx, 'csrf', 100);
-    if (!cookie || !sent || !constantTimeEqual(sent, cookie)) throw new CsrfFailed();
-  }
 
   /** The signed-in account: the adapter already refuses a session older than the account's notBefore. */
   async function signedIn(ctx: Context): Promise<AccountRecord | undefined> {
@@ -174,7 +159,7 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
     const updated = (await accounts.get(account.id)) ?? account;
     await notifications.passwordChanged(updated, { at: clock(), ip });
     // This session is gone with the others; so is the form's token.
-    ctx.cookies.set(CHANGE_PASSWORD_CSRF_COOKIE, null, cookieOptions(ctx));
+    csrf.clear(ctx);
     show(ctx, donePage());
   });
 

@@ -7,19 +7,16 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../../src/services.ts';
-import { CsrfFailed } from '../../src/errors.ts';
 import { Invitations } from '../../src/domain/invitations.ts';
-import { constantTimeEqual, randomId } from '../../src/domain/secrets.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
 import { t } from '../i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import { inviteDonePage, invitePage, type InviteFormErrors } from '../views/pages/invite.ts';
+import { doubleSubmit } from '../http/csrf.ts';
 
 export const INVITE_CSRF_COOKIE = 'invite_csrf';
-const CSRF_TTL_MS = 60 * 60 * 1000;
-const TOKEN = /^[A-Za-z0-9_-]{24}$/;
 
 export function inviteRoutes(services: Services, branding: Branding): Router {
   const router = new Router();
@@ -27,22 +24,10 @@ export function inviteRoutes(services: Services, branding: Branding): Router {
   const rules = services.accounts.rules;
   const body = parseBody(services.config.MAX_BODY_BYTES);
 
-  const cookieOptions = (ctx: Context) =>
-    ({ signed: true, httpOnly: true, sameSite: 'strict', path: '/invite', secure: ctx.secure, overwrite: true }) as const;
+  const csrf = doubleSubmit(INVITE_CSRF_COOKIE, '/invite');
+  const csrfToken = (ctx: Context): string => csrf.token(ctx);
+  const checkCsrf = (ctx: Context): void => csrf.check(ctx);
 
-  /** The visitor's token: the one their cookie already holds, or a new one. Either way the cookie is (re)set. */
-  function csrfToken(ctx: Context): string {
-    const existing = ctx.cookies.get(INVITE_CSRF_COOKIE, { signed: true });
-    const token = existing && TOKEN.test(existing) ? existing : randomId(18);
-    ctx.cookies.set(INVITE_CSRF_COOKIE, token, { ...cookieOptions(ctx), maxAge: CSRF_TTL_MS });
-    return token;
-  }
-
-  function checkCsrf(ctx: Context): void {
-    const cookie = ctx.cookies.get(INVITE_CSRF_COOKIE, { signed: true });
-    const sent = field(ctx, 'csrf', 100);
-    if (!cookie || !sent || !constantTimeEqual(sent, cookie)) throw new CsrfFailed();
-  }
 
   function show(ctx: Context, page: string, status = 200): void {
     noStore(ctx);

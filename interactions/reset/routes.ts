@@ -20,12 +20,12 @@ import type { FormErrors } from '../signin/stage.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';
 import { proofPage } from '../views/pages/security-setup.ts';
 import { choosePage, continuePage, identifyPage, resetDonePage, resetExpiredPage } from '../views/pages/reset.ts';
+import { doubleSubmit } from '../http/csrf.ts';
 
 const FLOW_COOKIE = 'rekey_reset';
 const START_COOKIE = 'rekey_reset_start';
 /** Double-submit token of the /reset/continue form (an admin-started reset, opened from the email). */
 const CONTINUE_COOKIE = 'rekey_reset_continue';
-const CONTINUE_TOKEN = /^[A-Za-z0-9_-]{24}$/;
 const FLOW_HANDLE = /^[A-Za-z0-9_-]{10,40}$/;
 /** Authorization parameters worth replaying at "back to sign-in". */
 const RETURN_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'acr_values', 'max_age', 'ui_locales', 'claims'];
@@ -89,17 +89,18 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     ctx.redirect(`/reset?r=${id}`);
   });
 
+  const startCsrf = doubleSubmit(START_COOKIE, '/reset');
+  const continueCsrf = doubleSubmit(CONTINUE_COOKIE, '/reset');
+
   router.get('/reset', (ctx) => {
-    const token = randomId(18);
-    ctx.cookies.set(START_COOKIE, token, { ...cookieOpts(ctx), sameSite: 'strict' });
+    const token = startCsrf.token(ctx);
     const r = typeof ctx.query.r === 'string' && /^[A-Za-z0-9_-]{1,40}$/.test(ctx.query.r) ? ctx.query.r : undefined;
     show(ctx, identifyPage({ branding, csrf: token, ...(r ? { returnId: r } : {}) }));
   });
 
   router.post('/reset', body, async (ctx) => {
-    const token = ctx.cookies.get(START_COOKIE, { signed: true });
-    const sent = field(ctx, 'csrf', 100);
-    if (!token || !sent || !constantTimeEqual(token, sent)) throw new CsrfFailed();
+    startCsrf.check(ctx);
+    const token = startCsrf.token(ctx);
     const identifier = field(ctx, 'identifier', 320)?.trim();
     if (!identifier) {
       return show(ctx, identifyPage({ branding, csrf: token, errors: { fields: { identifier: t('signin.missing') } } }), 400);
@@ -123,28 +124,19 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     return render(ctx, b, view);
   });
 
-  /** The visitor's continue-form token: the one their cookie already holds (other tabs keep working), or a new one. */
-  function continueToken(ctx: Context): string {
-    const existing = ctx.cookies.get(CONTINUE_COOKIE, { signed: true });
-    const token = existing && CONTINUE_TOKEN.test(existing) ? existing : randomId(18);
-    ctx.cookies.set(CONTINUE_COOKIE, token, { ...cookieOpts(ctx), sameSite: 'strict', overwrite: true });
-    return token;
-  }
-
   // The link of an admin-started reset (`rekey users reset`). GET only shows a form asking for
   // the code from the same email: mail scanners open links, so nothing happens on GET.
   router.get('/reset/continue', (ctx) => {
     const handle = typeof ctx.query.flow === 'string' ? ctx.query.flow : '';
     if (!FLOW_HANDLE.test(handle)) return expiredPage(ctx, 'reset.link_invalid', 400);
-    show(ctx, continuePage({ branding, csrf: continueToken(ctx), handle }));
+    show(ctx, continuePage({ branding, csrf: continueCsrf.token(ctx), handle }));
   });
 
   // The code is the flow's secret: when it matches, the flow is bound to this browser exactly
   // as POST /reset binds a flow it starts; every proof is still ahead. A wrong code binds nothing.
   router.post('/reset/continue', body, async (ctx) => {
-    const token = ctx.cookies.get(CONTINUE_COOKIE, { signed: true });
-    const sent = field(ctx, 'csrf', 100);
-    if (!token || !sent || !constantTimeEqual(token, sent)) throw new CsrfFailed();
+    continueCsrf.check(ctx);
+    const token = continueCsrf.token(ctx);
     const handle = field(ctx, 'flow', 40) ?? '';
     if (!FLOW_HANDLE.test(handle)) return expiredPage(ctx, 'reset.link_invalid', 400);
     const code = (field(ctx, 'code', 200) ?? '').replace(/\s+/g, '');

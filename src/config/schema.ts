@@ -600,6 +600,13 @@ export const settings = {
     allowed: 'integer 5–10000',
     parse: int(5, 10000, 30),
   }),
+  RESET_NOTIFY_ADMINS: setting({
+    group: 'Self-service password reset',
+    description: 'Email every other admin when an admin resets their password (a taken-over admin is everyone\'s business).',
+    defaultText: 'true',
+    allowed: 'true, false',
+    parse: bool(true),
+  }),
   TAP_TTL_HOURS: setting({
     group: 'Self-service password reset',
     description: 'Lifetime of a temporary access pass (`SSPR_BOOTSTRAP=tap`).',

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { generate, generateSecret } from 'otplib';
+import { generate } from 'otplib';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
-import type { MethodRecord } from '../../src/domain/methods/types.ts';
 import type { ClientEntry } from '../../src/provider/clients.ts';
+import { seedWithMethods } from '../support/seed.ts';
 
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
@@ -115,18 +115,7 @@ for (const backend of BACKENDS) {
       down.received.length = 0;
     });
 
-    /** An account with an email method and an authenticator app; returns the TOTP secret. */
-    async function seed(login: string): Promise<{ id: string; totp: string }> {
-      const { account } = await t.services.accounts.create({ login, email: `${login}@example.com`, password: OLD });
-      const totp = generateSecret();
-      const now = t.services.clock();
-      const methods: MethodRecord[] = [
-        { id: `e-${login}`, kind: 'email', address: `${login}.private@example.org`, registeredAt: now, confirmedAt: now },
-        { id: `t-${login}`, kind: 'authenticator_app', secret: t.services.box.seal(totp), lastStep: 0, registeredAt: now, confirmedAt: now },
-      ];
-      await t.services.accounts.update(account.id, (a) => ({ ...a, methods, bootstrapProvenAt: now }));
-      return { id: account.id, totp };
-    }
+    const seed = (login: string): Promise<{ id: string; totp: string }> => seedWithMethods(t.services, login, OLD);
 
     /** Signs in to `rp` (with the password when the browser has no session yet); returns the ID token's claims. */
     async function signIn(browser: Browser, rp: RelyingParty, login: string, password: string) {

@@ -12,11 +12,11 @@ import request from 'supertest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
-import { generate, generateSecret } from 'otplib';
+import { generate } from 'otplib';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
-import type { MethodRecord } from '../../src/domain/methods/types.ts';
 import { FALLBACK_ROUTE, resetApiRoutes } from '../../interactions/api/reset-api.ts';
+import { seedWithMethods } from '../support/seed.ts';
 
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
@@ -154,18 +154,7 @@ describe('password reset JSON API (/api/v1/resets)', function () {
     await smtp?.stop();
   });
 
-  /** An account with an email method and an authenticator app; returns the TOTP secret. */
-  async function seed(login: string, admin = false): Promise<{ id: string; totp: string }> {
-    const { account } = await t.services.accounts.create({ login, email: `${login}@example.com`, password: OLD, admin });
-    const totp = generateSecret();
-    const now = t.services.clock();
-    const methods: MethodRecord[] = [
-      { id: `e-${login}`, kind: 'email', address: `${login}.private@example.org`, registeredAt: now, confirmedAt: now },
-      { id: `t-${login}`, kind: 'authenticator_app', secret: t.services.box.seal(totp), lastStep: 0, registeredAt: now, confirmedAt: now },
-    ];
-    await t.services.accounts.update(account.id, (a) => ({ ...a, methods, bootstrapProvenAt: now }));
-    return { id: account.id, totp };
-  }
+  const seed = (login: string, admin = false): Promise<{ id: string; totp: string }> => seedWithMethods(t.services, login, OLD, admin);
 
   interface Call {
     ip: string;

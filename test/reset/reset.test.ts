@@ -4,12 +4,12 @@
  * a fresh sign-in at the end, decoys that look like real accounts.
  */
 import assert from 'node:assert/strict';
-import { generate, generateSecret } from 'otplib';
+import { generate } from 'otplib';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
-import type { MethodRecord } from '../../src/domain/methods/types.ts';
+import { seedWithMethods } from '../support/seed.ts';
 
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
@@ -24,7 +24,14 @@ for (const backend of BACKENDS) {
     before(async () => {
       smtp = await startSmtpServer();
       t = await startTestApp(
-        { SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SMTP_URL: smtp.url, DEV_OUTBOX: 'false', RESET_MAX_FAILED_PROOFS: '3' },
+        {
+          SSPR_SCOPE: 'all',
+          SSPR_METHODS: 'email,authenticator_app,recovery_codes',
+          SMTP_URL: smtp.url,
+          DEV_OUTBOX: 'false',
+          RESET_MAX_FAILED_PROOFS: '3',
+          HELPDESK_URL: 'https://help.example.com/password',
+        },
         {},
         backend,
       );
@@ -35,18 +42,7 @@ for (const backend of BACKENDS) {
       await smtp?.stop();
     });
 
-    /** An account with an email method and an authenticator app; returns the TOTP secret. */
-    async function seed(login: string, admin = false): Promise<{ id: string; totp: string }> {
-      const { account } = await t.services.accounts.create({ login, email: `${login}@example.com`, password: OLD, admin });
-      const totp = generateSecret();
-      const now = t.services.clock();
-      const methods: MethodRecord[] = [
-        { id: `e-${login}`, kind: 'email', address: `${login}.private@example.org`, registeredAt: now, confirmedAt: now },
-        { id: `t-${login}`, kind: 'authenticator_app', secret: t.services.box.seal(totp), lastStep: 0, registeredAt: now, confirmedAt: now },
-      ];
-      await t.services.accounts.update(account.id, (a) => ({ ...a, methods, bootstrapProvenAt: now }));
-      return { id: account.id, totp };
-    }
+    const seed = (login: string, admin = false): Promise<{ id: string; totp: string }> => seedWithMethods(t.services, login, OLD, admin);
 
     async function signIn(browser: Browser, login: string, password: string) {
       const flow = await rp.start();
@@ -183,6 +179,9 @@ for (const backend of BACKENDS) {
       assert.equal(page.status, 410);
       assert.match(page.text, /has expired or is no longer valid/);
       assert.match(page.text, /href="\/reset"/);
+      for (const p of [page, await browser.open('/reset')]) {
+        assert.match(p.text, /href="https:\/\/help\.example\.com\/password"/, 'the helpdesk link shows on every reset page');
+      }
     });
   });
 }

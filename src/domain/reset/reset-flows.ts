@@ -39,6 +39,8 @@ export interface ResetOptions {
   startsWindowMs: number;
   /** Calling codes of allowlisted countries, for plausible decoy phone masks. */
   decoyCallingCodes: readonly string[];
+  /** Email the other admins when an admin resets. */
+  notifyAdmins: boolean;
 }
 
 interface OfferedMethod {
@@ -288,7 +290,7 @@ export class ResetFlows {
     await this.deps.store.counters.reset(failsKey(account.id));
     const updated = (await this.deps.accounts.get(account.id)) ?? next;
     await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
-    if (updated.admin) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
+    if (updated.admin && this.deps.options.notifyAdmins) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
     await this.deps.audit.record({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
     return { ok: true, view: this.view(flow) };
   }
