@@ -20,6 +20,7 @@ import { changePasswordStage } from '../interactions/signin/change-password-stag
 import { bootstrapStage } from '../interactions/signin/bootstrap-stage.ts';
 import { registrationStage } from '../interactions/signin/registration-stage.ts';
 import { reconfirmStage } from '../interactions/signin/reconfirm-stage.ts';
+import { secondFactorStage } from '../interactions/signin/second-factor-stage.ts';
 import { demoRoutes } from '../interactions/demo/routes.ts';
 import { resetRoutes } from '../interactions/reset/routes.ts';
 import { resetApiRoutes } from '../interactions/api/reset-api.ts';
@@ -66,6 +67,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     passwordStage({ accounts: services.accounts, branding, resetEnabled: config.SSPR_SCOPE !== 'none' }),
     changePasswordStage({ accounts: services.accounts, notifications: services.notifications, branding, clock: services.clock }),
     bootstrapStage(services, branding),
+    secondFactorStage(services, branding),
     registrationStage(services, branding),
   ];
   // After sign-in (existing sessions): the same registration stages, then re-confirmation.

@@ -20,6 +20,7 @@ import { SendThrottle } from './domain/send-throttle.ts';
 import { AccessPasses } from './domain/access-pass.ts';
 import { Audit } from './domain/audit.ts';
 import { ResetFlows } from './domain/reset/reset-flows.ts';
+import { RememberedDevices } from './domain/remembered-devices.ts';
 import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js';
 import type { CodeDeliveryDeps } from './domain/methods/code-delivery.ts';
 import { buildMethods, type Methods } from './domain/methods/registry.ts';
@@ -48,6 +49,7 @@ export interface Services {
   accessPasses: AccessPasses;
   audit: Audit;
   resets: ResetFlows;
+  devices: RememberedDevices;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     postponeLimit: config.SSPR_POSTPONE_LIMIT,
     reconfirmDays: config.SSPR_RECONFIRM_DAYS,
     bootstrap: config.SSPR_BOOTSTRAP,
+    twoFactor: config.TWO_FACTOR,
+    twoFactorKinds: config.TWO_FACTOR_METHODS ?? config.SSPR_METHODS.filter((k) => k !== 'email' && k !== 'security_questions'),
   });
   const box = new SecretBox(keys.totpKeys);
   const codeDelivery: CodeDeliveryDeps = {
@@ -209,6 +213,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     accessPasses,
     audit,
     resets,
+    devices: new RememberedDevices(accounts, hmac, clock, config.REMEMBER_DEVICE_DAYS),
     close: () => store.close(),
   };
 }

@@ -204,6 +204,12 @@ export const en = {
   'account.change_password.current_missing': 'Enter your current password.',
   'change_password.current': 'Current password',
   'account.manage.change_password': 'Change your password',
+  'second_factor.title': 'Confirm it is you',
+  'second_factor.lead': 'Your password was right. Now prove it is you with one of your methods.',
+  'second_factor.step_up': '{client} asks for a second proof that it is you.',
+  'second_factor.remember': 'Don\'t ask again on this device for {days} days',
+  'second_factor.other': 'Use another method',
+  'second_factor.failed': 'That was not right. Too many wrong tries lock your account for a while.',
 } as const;
 
 export type MessageKey = keyof typeof en;

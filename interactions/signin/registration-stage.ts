@@ -69,7 +69,11 @@ export function registrationStage(services: Services, branding: Branding): Stage
 
   return {
     name: 'register',
-    needed: (r) => !!r.account && policy.options.registerAtSignin && policy.needsRegistration(r.account) && !r.state.postponed,
+    needed: (r) =>
+      !!r.account &&
+      policy.needsRegistration(r.account) &&
+      // A second factor that must be used cannot be postponed or switched off: nobody goes through without one.
+      (policy.needsSecondFactorRegistration(r.account) || (policy.options.registerAtSignin && !r.state.postponed)),
 
     render(r, errors) {
       const account = r.account!;
@@ -89,7 +93,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
         need: policy.requiredMethods(account),
         kinds: available(r),
         registered: policy.usableMethods(account).map((m) => ({ label: t(`method.${m.kind}`), masked: methods.get(m.kind)?.mask(m as never) ?? '' })),
-        canPostpone: postponed < policy.options.postponeLimit,
+        canPostpone: postponed < policy.options.postponeLimit && !policy.needsSecondFactorRegistration(account),
       });
     },
 
@@ -141,7 +145,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
           return again;
         case 'postpone': {
           const account = r.account!;
-          if ((account.registrationPostponed ?? 0) >= policy.options.postponeLimit) return fail({ form: t('method_not_allowed') });
+          if ((account.registrationPostponed ?? 0) >= policy.options.postponeLimit || policy.needsSecondFactorRegistration(account)) return fail({ form: t('method_not_allowed') });
           r.account = await accounts.update(account.id, (a) => ({ ...a, registrationPostponed: (a.registrationPostponed ?? 0) + 1 }));
           r.state.postponed = true;
           return { done: true };

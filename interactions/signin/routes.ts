@@ -15,6 +15,7 @@ import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
 import type { Branding } from '../views/layout.ts';
 import { SigninStates, type SigninState } from './state.ts';
+import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 import type { Stage, StageRequest } from './stage.ts';
 import { consentPage } from '../views/pages/consent.ts';
 
@@ -51,6 +52,14 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     if (details.uid !== ctx.params.uid) throw new NotFound();
     // Our clock, not oidc-provider's: expiry in the store is always judged by the injected clock.
     const state = await states.load(details.uid, services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000);
+    const mfaRequested = String(details.params.acr_values ?? '').split(' ').includes(ACR_MFA);
+    // Step-up: an existing session re-opens login for the second factor only (no password again).
+    if (details.prompt.name === 'login' && !state.accountId && details.prompt.reasons.includes('acr_mfa_required') && details.session?.accountId) {
+      state.accountId = details.session.accountId;
+      state.passed.push('password');
+      state.amr = Array.isArray(details.session.amr) ? (details.session.amr as string[]).filter((a) => a !== 'mfa') : ['pwd'];
+      state.stepUp = true;
+    }
     // After sign-in, the security_info prompt works on the session's own account.
     if (details.prompt.name === 'security_info' && !state.accountId && details.session?.accountId) state.accountId = details.session.accountId;
     const client = await provider.Client.find(String(details.params.client_id));
@@ -62,6 +71,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       state,
       clientName: client?.clientName ?? String(details.params.client_id),
       ip: clientIp(ctx, services.config.TRUST_PROXY_HOPS),
+      mfaRequested,
       ...(account ? { account } : {}),
       ...(loginHint ? { loginHint } : {}),
     };
@@ -103,8 +113,13 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
         return show(ctx, page);
       }
       if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
+      const amr = withMfa(state.amr);
+      const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD;
+      if (request.mfaRequested && acr !== ACR_MFA) {
+        return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
+      }
       return finish(ctx, details.uid, state, {
-        login: { accountId: state.accountId!, amr: withMfa(state.amr), ts: Math.floor(services.clock() / 1000) },
+        login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
         // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
         ...(state.postponed ? { security_info: { postponed: true } } : {}),
       });

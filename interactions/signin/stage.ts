@@ -16,6 +16,8 @@ export interface StageRequest {
   /** oidc-provider's `login_hint`, if the client sent one. */
   loginHint?: string;
   ip: string;
+  /** The client asked for a multi-factor sign-in (`acr_values`). */
+  mfaRequested: boolean;
 }
 
 export interface FormErrors {

@@ -25,6 +25,10 @@ export interface SigninState {
   registration?: { kind: MethodKind; pending?: PendingData; display?: SealedSecret; values?: Record<string, string> };
   /** The user chose "not now" for registration in this sign-in. */
   postponed?: boolean;
+  /** The second factor being proven (sealed display as for registration). */
+  secondFactor?: { ref: string; pending?: PendingData; display?: SealedSecret };
+  /** This login re-opened an existing session only for a second factor (step-up). */
+  stepUp?: boolean;
   expiresAt: number;
 }
 

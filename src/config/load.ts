@@ -65,6 +65,7 @@ export function parseConfig(env: Env): Config {
   }
   const config = parsed as ParsedConfig;
   checkCombinations(config);
+  checkTwoFactor(config);
   return Object.freeze(config);
 }
 
@@ -171,4 +172,15 @@ export function loadConfig(env: Env = process.env, dotenvPath = '.env'): Config 
 
 function settingNames(): SettingName[] {
   return Object.keys(settings) as SettingName[];
+}
+
+function checkTwoFactor(c: ParsedConfig): void {
+  const notEnabled = (c.TWO_FACTOR_METHODS ?? []).filter((k) => !c.SSPR_METHODS.includes(k));
+  if (notEnabled.length > 0) {
+    throw new ConfigError(`TWO_FACTOR_METHODS lists ${notEnabled.join(', ')}, which SSPR_METHODS=${c.SSPR_METHODS.join(',')} does not enable; enable them or drop them from TWO_FACTOR_METHODS`);
+  }
+  const strongEnabled = c.SSPR_METHODS.filter((k) => k !== 'email' && k !== 'security_questions');
+  if (c.TWO_FACTOR !== 'off' && !c.TWO_FACTOR_METHODS && strongEnabled.length === 0) {
+    throw new ConfigError(`TWO_FACTOR=${c.TWO_FACTOR} needs a second factor, but SSPR_METHODS=${c.SSPR_METHODS.join(',')} has no strong method; add one or set TWO_FACTOR_METHODS=email`);
+  }
 }

@@ -30,6 +30,7 @@ export interface Prior {
   PORT?: number;
   ISSUER?: string;
   PRODUCT_NAME?: string;
+  TWO_FACTOR?: 'off' | 'admins' | 'all';
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -358,13 +359,42 @@ export const settings = {
     allowed: 'integer 1–16',
     parse: int(1, 16, 1),
   }),
+  TWO_FACTOR: setting({
+    group: 'Two-factor sign-in',
+    description:
+      'Who must prove a second factor at sign-in, from their registered methods: nobody, admins, or everyone. Users who must and have no eligible method are sent through registration (whatever SSPR_SCOPE says), never through.',
+    defaultText: 'all',
+    allowed: 'off, admins, all',
+    parse: oneOf(['off', 'admins', 'all'] as const, 'all'),
+  }),
+  TWO_FACTOR_METHODS: setting({
+    group: 'Two-factor sign-in',
+    description:
+      'Registered methods that count as a second factor. Default: the strong ones. Email can be added; security questions never count (they are something you know, like the password). Each must be in SSPR_METHODS.',
+    defaultText: 'the strong methods enabled in SSPR_METHODS (phones, authenticator app, recovery codes)',
+    allowed: 'comma-separated, no repeats: email, mobile_phone, office_phone, authenticator_app, recovery_codes',
+    parse: (raw): MethodKind[] | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      const kinds = methodList([])(raw);
+      if (kinds.length === 0 || kinds.includes('security_questions')) throw new InvalidValue();
+      return kinds;
+    },
+  }),
+  REMEMBER_DEVICE_DAYS: setting({
+    group: 'Two-factor sign-in',
+    description:
+      'Offer "don\'t ask again on this device" for this many days after a second factor (0 = never). Remembered devices are stored server-side, listed and revocable in My security info and the CLI, end with a password reset or change and when methods are removed, and never satisfy a step-up.',
+    defaultText: '0',
+    allowed: 'integer 0–90',
+    parse: int(0, 90, 0),
+  }),
   PASSWORD_MIN_LENGTH: setting({
     group: 'Passwords',
     description:
-      'Shortest accepted new password, in characters (NIST 800-63B: 15 when the password is the only factor).',
-    defaultText: '15',
+      'Shortest accepted new password, in characters (NIST 800-63B: 8 when a second factor is required of everyone, 15 when the password may be the only factor).',
+    defaultText: '8 with TWO_FACTOR=all, else 15',
     allowed: 'integer 8–64',
-    parse: int(8, 64, 15),
+    parse: int(8, 64, (p) => (p.TWO_FACTOR === 'all' ? 8 : 15)),
   }),
   PASSWORD_MAX_LENGTH: setting({
     group: 'Passwords',

@@ -286,6 +286,11 @@ export class Accounts {
     return this.update(id, (a) => ({ ...a, admin }));
   }
 
+  /** A failed second factor counts toward the account's sign-in lockout. */
+  async recordSecondFactorFailure(id: string, ip: string): Promise<void> {
+    await this.limits.recordFailure(accountSubject(id), ip);
+  }
+
   async unlock(id: string): Promise<void> {
     await this.limits.clear(accountSubject(id));
   }

@@ -16,6 +16,10 @@ export interface PolicyOptions {
   postponeLimit: number;
   reconfirmDays: number;
   bootstrap: 'email' | 'tap' | 'password';
+  /** Who must prove a second factor at sign-in. */
+  twoFactor: 'off' | 'admins' | 'all';
+  /** Kinds that count as a second factor. */
+  twoFactorKinds: readonly MethodKind[];
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -54,7 +58,23 @@ export class SsprPolicy {
   }
 
   needsRegistration(account: AccountRecord): boolean {
-    return this.inScope(account) && this.usableMethods(account).length < this.requiredMethods(account);
+    return (this.inScope(account) && this.usableMethods(account).length < this.requiredMethods(account)) || this.needsSecondFactorRegistration(account);
+  }
+
+  requiresSecondFactor(account: Pick<AccountRecord, 'admin'>): boolean {
+    return this.options.twoFactor === 'all' || (this.options.twoFactor === 'admins' && account.admin);
+  }
+
+  /** Registered methods that count as a second factor, the last used first. */
+  secondFactorMethods(account: Pick<AccountRecord, 'admin' | 'methods'>): MethodRecord[] {
+    return this.usableMethods(account)
+      .filter((m) => this.options.twoFactorKinds.includes(m.kind))
+      .sort((a, b) => (b.lastUsedAt ?? 0) - (a.lastUsedAt ?? 0));
+  }
+
+  /** 2FA coverage forces registration whatever the SSPR scope: nobody who must use it goes through without it. */
+  needsSecondFactorRegistration(account: Pick<AccountRecord, 'admin' | 'methods'>): boolean {
+    return this.requiresSecondFactor(account) && this.secondFactorMethods(account).length === 0;
   }
 
   /** True when the account has never registered a method: the first registration needs a bootstrap proof. */

@@ -6,6 +6,7 @@ import Provider, { interactionPolicy, type Account, type AccountClaims, type Con
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { guard, modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
+import { ACR_MFA, ACR_VALUES } from './acr.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Branding } from '../../interactions/views/layout.ts';
 import { errorPage } from '../../interactions/views/pages/error.ts';
@@ -37,6 +38,16 @@ function policy(services: Services) {
       ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
     ),
   );
+  // Step-up: a client asking for a multi-factor sign-in re-opens login (at the second-factor
+  // stage) for a session that has none. Satisfied by this authorization's own login result,
+  // which finishes with the error unmet_authentication_requirements when it cannot be met.
+  prompts.get('login')!.checks.add(
+    new Check('acr_mfa_required', 'a multi-factor sign-in is required', (ctx) => {
+      const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ').includes(ACR_MFA);
+      if (!wanted || ctx.oidc.result?.login || ctx.oidc.session?.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
+      return Check.REQUEST_PROMPT;
+    }),
+  );
   // After sign-in: re-confirm recovery methods when due, or register them when an existing
   // session's account newly needs it (scope widened). Decided from the stored account, and
   // satisfied by this authorization's own result, so it can never loop.
@@ -48,7 +59,7 @@ function policy(services: Services) {
         const record = (ctx.oidc.account as unknown as LoadedAccount | undefined)?.record;
         if (!record) return Check.NO_NEED_TO_PROMPT;
         const { policy: sspr, clock } = services;
-        const register = sspr.options.registerAtSignin && sspr.needsRegistration(record);
+        const register = sspr.needsRegistration(record) && (sspr.options.registerAtSignin || sspr.needsSecondFactorRegistration(record));
         return register || sspr.reconfirmDue(record, clock()) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
       }),
     ),
@@ -92,6 +103,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       groups: ['groups'],
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    acrValues: [...ACR_VALUES],
     // ID tokens carry the claims of their scopes, not only the userinfo endpoint.
     conformIdTokenClaims: false,
     features: {

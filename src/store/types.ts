@@ -50,12 +50,25 @@ export interface AccountRecord {
    * (an accepted invitation proved the primary address): the bootstrap stage is skipped.
    */
   bootstrapProvenAt?: number;
+  /** Devices where the second factor is remembered ("don't ask again on this device"). */
+  devices?: RememberedDevice[];
   /** How often the user chose "not now" at registration (policy SSPR_POSTPONE_LIMIT). */
   registrationPostponed?: number;
   createdAt: number;
   updatedAt: number;
   /** Incremented by every successful `replace`; used for optimistic concurrency. */
   version: number;
+}
+
+export interface RememberedDevice {
+  id: string;
+  /** Keyed hash of the secret in the device's cookie. */
+  secretHash: string;
+  /** Browser and OS, from the user agent, for the list in My security info. */
+  label: string;
+  createdAt: number;
+  expiresAt: number;
+  lastUsedAt?: number;
 }
 
 export interface AccountRepo {

@@ -54,6 +54,8 @@ describe('rekey CLI', function () {
       NODE_ENV: 'test',
       DATA_DIR: dataDir,
       DEMO: 'false',
+      // Password-only users: the 15-character minimum applies.
+      TWO_FACTOR: 'off',
       LOG_LEVEL: 'silent',
       ARGON2_MEMORY_KIB: '7168',
       ARGON2_TIME_COST: '2',

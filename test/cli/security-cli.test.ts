@@ -41,6 +41,7 @@ describe('rekey CLI: recovery methods, access passes, invitations', function () 
       DATA_DIR: t.dataDir,
       LOG_LEVEL: 'silent',
       DEMO: 'false',
+      TWO_FACTOR: 'off',
       ISSUER: t.url,
       SMTP_URL: smtp.url,
       DEV_OUTBOX: 'false',

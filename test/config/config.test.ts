@@ -62,7 +62,8 @@ describe('configuration', function () {
       assert.equal(c.ARGON2_MEMORY_KIB, 19456);
       assert.equal(c.ARGON2_TIME_COST, 2);
       assert.equal(c.ARGON2_PARALLELISM, 1);
-      assert.equal(c.PASSWORD_MIN_LENGTH, 15);
+      assert.equal(c.PASSWORD_MIN_LENGTH, 8, 'a second factor for everyone (the default) allows 8 (NIST 800-63B)');
+      assert.equal(parseConfig({ TWO_FACTOR: 'admins' }).PASSWORD_MIN_LENGTH, 15, 'password-only users need 15');
       assert.equal(c.PASSWORD_MAX_LENGTH, 256);
       assert.equal(c.TRUST_PROXY_HOPS, 0);
       assert.equal(c.LOG_LEVEL, 'info');

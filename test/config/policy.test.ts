@@ -412,7 +412,7 @@ describe('self-service password reset policy and delivery settings', function ()
     it('the edges of each check are allowed', function () {
       const two = parseConfig({ SSPR_METHODS: 'email,authenticator_app', SSPR_METHODS_REQUIRED: '2', SSPR_PROOFS_REQUIRED: '2' });
       assert.deepEqual(two.SSPR_METHODS, ['email', 'authenticator_app']);
-      const none = parseConfig({ SSPR_SCOPE: 'none', SSPR_METHODS: 'security_questions' });
+      const none = parseConfig({ SSPR_SCOPE: 'none', SSPR_METHODS: 'security_questions', TWO_FACTOR: 'off' });
       assert.deepEqual(none.SSPR_METHODS, ['security_questions'], 'nobody in scope, so no admin needs two methods');
       const withQuestions = parseConfig({ SSPR_METHODS: 'email,authenticator_app,security_questions', SSPR_QUESTIONS_REGISTER: '5', SSPR_QUESTIONS_ANSWER: '5' });
       assert.equal(withQuestions.SSPR_QUESTIONS_ANSWER, 5);

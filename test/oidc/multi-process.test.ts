@@ -99,6 +99,7 @@ for (const backend of BACKENDS.filter((b) => b !== 'sqlite')) {
         LOG_LEVEL: 'silent',
         DEMO: 'false',
         SSPR_SCOPE: 'none',
+        TWO_FACTOR: 'off',
         ISSUER: issuer,
         CLIENTS_FILE: clientsFile,
         JWKS: JSON.stringify({ keys: [generateSigningKey()] }),

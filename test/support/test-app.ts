@@ -98,6 +98,7 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     // Suites that are not about registration pin a policy without it; registration suites set their own.
     SSPR_SCOPE: 'none',
+    TWO_FACTOR: 'off',
     ...FAST_ARGON2,
     ...store.env,
     ...env,

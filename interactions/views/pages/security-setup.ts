@@ -117,6 +117,8 @@ export interface ProofView extends Base {
   questionCount?: number;
   /** Prefill after an error (never secrets). */
   values?: Record<string, string>;
+  /** Offer "don't ask again on this device" (second factor only). */
+  rememberDays?: number;
 }
 
 function questionsRegistration(v: ProofView): Html {
@@ -168,6 +170,7 @@ ${codeInput(v.errors)}`;
     body: html`${alert(v.errors?.form)}
 <form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'finish')}
 ${body}
+${v.rememberDays ? html`<div class="choice"><input type="checkbox" id="remember" name="remember" value="yes"><label for="remember">${t('second_factor.remember', { days: v.rememberDays })}</label></div>` : ''}
 <div class="actions"><button type="submit">${t('code.submit')}</button></div></form>
 ${resendable ? html`<form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'resend')}<button type="submit" class="secondary">${t('code.resend')}</button></form>` : ''}
 <form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'back')}<button type="submit" class="secondary">${t('register.back')}</button></form>`,

@@ -1,0 +1,41 @@
+import { html } from '../html.ts';
+import { abortForm, alert, layout, type Branding } from '../layout.ts';
+import { t } from '../../i18n/index.ts';
+import type { FormErrors } from '../../signin/stage.ts';
+import type { MethodKind } from '../../../src/domain/methods/types.ts';
+
+export interface SecondFactorChooserView {
+  branding: Branding;
+  uid: string;
+  csrf: string;
+  action: string;
+  lead: string;
+  methods: { ref: string; kind: MethodKind; masked: string }[];
+  /** Phones may be asked to call instead of text. */
+  errors?: FormErrors;
+}
+
+export function secondFactorChooser(v: SecondFactorChooserView): string {
+  return layout({
+    title: t('second_factor.title'),
+    branding: v.branding,
+    body: html`<p class="lead">${v.lead}</p>
+${alert(v.errors?.form)}
+<form method="post" action="${v.action}">
+<input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="action" value="choose">
+<fieldset><legend>${t('register.choose')}</legend>
+${v.methods.map(
+  (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
+<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>${
+    m.kind === 'mobile_phone'
+      ? html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}-voice" value="${m.ref}.voice">
+<label for="ref-${m.ref}-voice">${t('method.mobile_phone')}<span class="hint"> – ${m.masked}, ${t('register.channel_voice')}</span></label></div>`
+      : ''
+  }`,
+)}
+</fieldset>
+<div class="actions"><button type="submit" autofocus>${t('code.submit')}</button></div>
+</form>
+${abortForm(v.uid, v.csrf, t('signin.cancel'))}`,
+  });
+}
