@@ -12,6 +12,10 @@
  * Every change updates the account in one optimistic write, marks every method confirmed,
  * is audited (actor `self`) and is told by email to the previously registered addresses and
  * the primary address. Every POST carries the session's CSRF token.
+ *
+ * The management page also lists the remembered devices ("don't ask again on this device"):
+ * each can be forgotten, or all at once (audited `device.forgotten`, told like other changes).
+ * Removing a method forgets every remembered device, since the factor they stood for may be gone.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -45,6 +49,7 @@ import {
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
 import { selfClient } from '../http/self-client.ts';
+import { DEVICE_COOKIE } from '../signin/second-factor-stage.ts';
 
 export interface AccountRoutesDeps {
   provider: Provider;
@@ -103,7 +108,7 @@ function pickQuestions(input: FormInput): Record<string, string> {
 }
 
 export function accountRoutes({ provider, services, branding }: AccountRoutesDeps): Router {
-  const { config, policy, methods, accounts, clock, box, audit, store } = services;
+  const { config, policy, methods, accounts, clock, box, audit, store, devices } = services;
   const issuer = config.ISSUER;
   const proofs = new RecentProofs(store.ephemeral, clock, config.RECENT_PROOF_MINUTES * 60_000);
   const states = new SecurityInfoStates(store.ephemeral, clock);
@@ -216,6 +221,19 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     ctx.body = page;
   }
 
+  /** The remembered-device id this browser's cookie names for the signed-in account (not verified: only for display and clearing). */
+  function deviceIdOf(r: Req): string | undefined {
+    const [accountId, id] = (r.ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
+    return accountId === r.account.id && id ? id : undefined;
+  }
+
+  /** Drops this browser's device cookie when the device it names is forgotten (undefined: all were). */
+  function clearDeviceCookie(r: Req, deviceId?: string): void {
+    const current = deviceIdOf(r);
+    if (!current || (deviceId !== undefined && deviceId !== current)) return;
+    r.ctx.cookies.set(DEVICE_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', secure: r.ctx.secure });
+  }
+
   // --- rendering ----------------------------------------------------------------------------
 
   async function render(r: Req, errors?: FormErrors): Promise<string> {
@@ -295,6 +313,8 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     const notice = state.notice ? t(state.notice.id, state.notice.vars) : undefined;
     delete state.notice;
     const all = methodsOf(account);
+    const remembered = devices.list(account);
+    const thisDevice = deviceIdOf(r);
     return accountManagePage({
       branding,
       csrf,
@@ -304,6 +324,10 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
       canAdd: available(account).length > 0,
       hasRecoveryCodes: methods.has('recovery_codes') && all.some((m) => m.kind === 'recovery_codes'),
       minutes: Math.max(1, Math.ceil((proof.expiresAt - clock()) / 60_000)),
+      // Shown while the feature is on, or while devices from when it was on remain to be forgotten.
+      ...(devices.enabled || remembered.length > 0
+        ? { devices: remembered.map((d) => ({ id: d.id, label: d.label, created: d.createdAt, expires: d.expiresAt, current: d.id === thisDevice })) }
+        : {}),
       ...(notice ? { notice } : {}),
       ...(errors ? { errors } : {}),
     });
@@ -632,8 +656,44 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     }
     const gone = removed!;
     await audit.record({ type: 'method.removed', outcome: 'success', ...auditContext(r), details: { kind: gone.kind, masked: masked(gone) } });
+    // The factor a remembered device stood for may be gone: every device asks again.
+    const hadDevices = devices.list(before).length;
+    const forgotten = await devices.forget(r.account.id);
+    clearDeviceCookie(r);
+    if (forgotten > 0) {
+      await audit.record({ type: 'device.forgotten', outcome: 'success', ...auditContext(r), details: { all: true, count: forgotten, reason: 'method_removed' } });
+    }
     await tell(r, before, t('account.change.removed', { method: describe(gone) }));
-    r.state.notice = { id: 'account.notice.removed', vars: { method: label(gone) } };
+    r.state.notice = { id: hadDevices > 0 ? 'account.notice.removed_devices' : 'account.notice.removed', vars: { method: label(gone) } };
+    return {};
+  });
+
+  post(ACCOUNT_PATHS.forgetDevice, async (r) => {
+    if (!(await proofOf(r))) return {};
+    const id = field(r.ctx, 'deviceId', 64);
+    const device = id ? devices.list(r.account).find((d) => d.id === id) : undefined;
+    // Listed, and still there at the write (another tab may have forgotten it meanwhile).
+    if (!device || (await devices.forget(r.account.id, device.id)) === 0) {
+      await audit.record({ type: 'device.forgotten', outcome: 'failure', ...auditContext(r), reason: 'unknown_device' });
+      return { status: 409, errors: { form: t('account.devices.unknown') } };
+    }
+    clearDeviceCookie(r, device.id);
+    await audit.record({ type: 'device.forgotten', outcome: 'success', ...auditContext(r), details: { all: false, count: 1, deviceId: device.id, label: device.label } });
+    await tell(r, r.account, t('account.change.device_forgotten', { device: device.label }));
+    r.state.notice = { id: 'account.notice.device_forgotten', vars: { device: device.label } };
+    return {};
+  });
+
+  post(ACCOUNT_PATHS.forgetDevices, async (r) => {
+    if (!(await proofOf(r))) return {};
+    const listed = devices.list(r.account).length;
+    // Expired and outdated entries go too; only the devices the user saw are reported.
+    const forgotten = await devices.forget(r.account.id);
+    clearDeviceCookie(r);
+    if (forgotten > 0) await audit.record({ type: 'device.forgotten', outcome: 'success', ...auditContext(r), details: { all: true, count: forgotten } });
+    if (listed === 0) return {};
+    await tell(r, r.account, t('account.change.devices_forgotten', { count: listed }));
+    r.state.notice = { id: 'account.notice.devices_forgotten', vars: { count: listed } };
     return {};
   });
 

@@ -210,6 +210,20 @@ export const en = {
   'second_factor.remember': 'Don\'t ask again on this device for {days} days',
   'second_factor.other': 'Use another method',
   'second_factor.failed': 'That was not right. Too many wrong tries lock your account for a while.',
+  'account.devices.title': 'Remembered devices',
+  'account.devices.lead': 'These browsers skip the second step of sign-in until the date shown. Forget any you no longer use or do not recognise.',
+  'account.devices.none': 'No device is remembered.',
+  'account.devices.dates': 'remembered on {created}, until {expires}',
+  'account.devices.current': 'this browser',
+  'account.devices.forget': 'Forget',
+  'account.devices.forget_label': 'Forget {device}',
+  'account.devices.forget_all': 'Forget all devices',
+  'account.devices.unknown': 'That device is no longer remembered.',
+  'account.notice.device_forgotten': 'Forgot {device}: it asks for the second step again at the next sign-in. We emailed you about the change.',
+  'account.notice.devices_forgotten': 'Forgot all remembered devices ({count}): each asks for the second step again at the next sign-in. We emailed you about the change.',
+  'account.notice.removed_devices': 'Removed: {method}. Your remembered devices were forgotten too: each asks for the second step again at the next sign-in. We emailed you about the change.',
+  'account.change.device_forgotten': 'Remembered device forgotten: {device}',
+  'account.change.devices_forgotten': 'All remembered devices forgotten ({count})',
 } as const;
 
 export type MessageKey = keyof typeof en;

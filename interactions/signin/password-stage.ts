@@ -28,7 +28,7 @@ export function passwordStage(deps: { accounts: Accounts; branding: Branding; re
       if (!identifier || !password) {
         return { done: false, status: 400, errors: { form: t('signin.missing') } };
       }
-      const result = await deps.accounts.authenticate(identifier, password, r.ip);
+      const result = await deps.accounts.authenticate(identifier, password, r.ip, { moreFactorsFollow: true });
       switch (result.outcome) {
         case 'ok':
           r.state.accountId = result.account.id;

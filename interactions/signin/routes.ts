@@ -52,9 +52,17 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     if (details.uid !== ctx.params.uid) throw new NotFound();
     // Our clock, not oidc-provider's: expiry in the store is always judged by the injected clock.
     const state = await states.load(details.uid, services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000);
-    const mfaRequested = String(details.params.acr_values ?? '').split(' ').includes(ACR_MFA);
+    // acr_values lists acceptable values in order of preference: mfa alone is a requirement,
+    // mfa with pwd a wish (met when the account has a second factor).
+    const acrValues = String(details.params.acr_values ?? '').split(' ');
+    const mfaRequested = acrValues.includes(ACR_MFA);
+    const mfaRequired = mfaRequested && !acrValues.includes(ACR_PWD);
     // Step-up: an existing session re-opens login for the second factor only (no password again).
-    if (details.prompt.name === 'login' && !state.accountId && details.prompt.reasons.includes('acr_mfa_required') && details.session?.accountId) {
+    // Only when the missing second factor is the sole reason: prompt=login, max_age, an id_token_hint
+    // or an unavailable account still ask for the full sign-in.
+    const reasons = details.prompt.reasons;
+    const stepUpOnly = reasons.length > 0 && reasons.every((reason) => reason === 'acr_mfa_required');
+    if (details.prompt.name === 'login' && !state.accountId && stepUpOnly && details.session?.accountId) {
       state.accountId = details.session.accountId;
       state.passed.push('password');
       state.amr = Array.isArray(details.session.amr) ? (details.session.amr as string[]).filter((a) => a !== 'mfa') : ['pwd'];
@@ -72,6 +80,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       clientName: client?.clientName ?? String(details.params.client_id),
       ip: clientIp(ctx, services.config.TRUST_PROXY_HOPS),
       mfaRequested,
+      mfaRequired,
       ...(account ? { account } : {}),
       ...(loginHint ? { loginHint } : {}),
     };
@@ -115,9 +124,10 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
       const amr = withMfa(state.amr);
       const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD;
-      if (request.mfaRequested && acr !== ACR_MFA) {
+      if (request.mfaRequired && acr !== ACR_MFA) {
         return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
       }
+      await services.accounts.signinSucceeded(state.accountId!);
       return finish(ctx, details.uid, state, {
         login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
         // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.

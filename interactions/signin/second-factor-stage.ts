@@ -29,6 +29,18 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
   const refOf = (m: MethodRecord, i: number): string => `f${i}`;
   const eligible = (r: StageRequest): MethodRecord[] => policy.secondFactorMethods(r.account!);
   const byRef = (r: StageRequest, ref: string): MethodRecord | undefined => eligible(r).find((m, i) => refOf(m, i) === ref);
+  /**
+   * The state keeps the chosen method by id, with its channel (`<id>.<channel>`): the chooser's
+   * order may change meanwhile (another sign-in uses a method), and a resend must use the same
+   * channel (a voice call again, not a text).
+   */
+  const keep = (m: MethodRecord, channel: string | undefined): string => `${m.id}.${channel ?? ''}`;
+  const kept = (r: StageRequest): { record: MethodRecord | undefined; channel: string | undefined } => {
+    const ref = r.state.secondFactor?.ref ?? '';
+    const dot = ref.lastIndexOf('.');
+    const id = dot < 0 ? ref : ref.slice(0, dot);
+    return { record: eligible(r).find((m) => m.id === id), channel: (dot < 0 ? '' : ref.slice(dot + 1)) || undefined };
+  };
   /** A factor of another kind than the password was already proven in this sign-in (e.g. a method just registered). */
   const alreadyHasFactor = (r: StageRequest): boolean => r.state.amr.some((a) => a !== 'pwd' && a !== 'kba' && a !== 'mfa');
 
@@ -46,7 +58,7 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
     render(r, errors) {
       const base = { branding, uid: r.uid, csrf: r.state.csrf, action: action(r), ...(errors ? { errors } : {}) };
       const current = r.state.secondFactor;
-      const record = current ? byRef(r, current.ref) : undefined;
+      const record = current ? kept(r).record : undefined;
       if (current?.pending && record) {
         const display = current.display ? (JSON.parse(box.open(current.display)) as StepDisplay) : {};
         return proofPage({ ...base, kind: record.kind, display, registering: false, ...(devices.enabled && !r.state.stepUp ? { rememberDays: config.REMEMBER_DEVICE_DAYS } : {}) });
@@ -68,12 +80,12 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       const ctx = methodContext(r, clock, 'signin');
 
       if (what === 'choose' || what === 'resend') {
-        const [ref, channel] = (what === 'resend' ? (r.state.secondFactor?.ref ?? '') : (input.ref ?? '')).split('.');
-        const record = byRef(r, ref ?? '');
+        const [ref, chosenChannel] = (input.ref ?? '').split('.');
+        const { record, channel } = what === 'resend' ? kept(r) : { record: byRef(r, ref ?? ''), channel: chosenChannel };
         if (!record) return fail({ form: t('method_unknown') });
         const started = await methods.get(record.kind)!.startChallenge(ctx, record as never, channel ? { channel } : {});
         if (!started.ok) return fail(toErrors(started.error), started.error.id === 'send_throttled' ? 429 : 400);
-        r.state.secondFactor = { ref: ref!, pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)) };
+        r.state.secondFactor = { ref: keep(record, channel), pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)) };
         return { done: false, again: true };
       }
       if (what === 'back') {
@@ -83,7 +95,7 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       if (what !== 'finish') throw new BadRequest();
 
       const current = r.state.secondFactor;
-      const record = current?.pending ? byRef(r, current.ref) : undefined;
+      const record = current?.pending ? kept(r).record : undefined;
       if (!current?.pending || !record) return fail({ form: t('code_expired') });
       const method = methods.get(record.kind)!;
       const verified = await method.verifyChallenge(ctx, record as never, current.pending, input);

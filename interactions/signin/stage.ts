@@ -18,6 +18,8 @@ export interface StageRequest {
   ip: string;
   /** The client asked for a multi-factor sign-in (`acr_values`). */
   mfaRequested: boolean;
+  /** ... and accepts nothing less (no `pwd` alternative in `acr_values`). */
+  mfaRequired: boolean;
 }
 
 export interface FormErrors {

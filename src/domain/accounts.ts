@@ -157,7 +157,7 @@ export class Accounts {
    * Password sign-in. Unknown, disabled and password-less accounts cost one argon2 verify
    * like real ones and end in the same `failed` outcome.
    */
-  async authenticate(identifier: string, password: string, ip: string): Promise<SigninResult> {
+  async authenticate(identifier: string, password: string, ip: string, options: { moreFactorsFollow?: boolean } = {}): Promise<SigninResult> {
     const ipWait = await this.limits.ipThrottled(ip);
     if (ipWait !== undefined) return { outcome: 'ip_throttled', retryAfterSeconds: ipWait };
     const found = await this.findByIdentifier(identifier);
@@ -174,7 +174,9 @@ export class Accounts {
     if (found.passwordExpiresAt !== undefined && found.passwordExpiresAt <= this.clock()) {
       return { outcome: 'temporary_password_expired' };
     }
-    await this.limits.clear(subject);
+    // When a second factor may follow, failures (of both factors) are cleared only once the
+    // whole sign-in succeeds: a right password must not wipe out wrong second factors.
+    if (!options.moreFactorsFollow) await this.limits.clear(subject);
     return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword };
   }
 
@@ -289,6 +291,11 @@ export class Accounts {
   /** A failed second factor counts toward the account's sign-in lockout. */
   async recordSecondFactorFailure(id: string, ip: string): Promise<void> {
     await this.limits.recordFailure(accountSubject(id), ip);
+  }
+
+  /** A sign-in that passed every factor: consecutive failures start again from zero. */
+  async signinSucceeded(id: string): Promise<void> {
+    await this.limits.clear(accountSubject(id));
   }
 
   async unlock(id: string): Promise<void> {

@@ -6,7 +6,7 @@ import Provider, { interactionPolicy, type Account, type AccountClaims, type Con
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
 import { guard, modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
-import { ACR_MFA, ACR_VALUES } from './acr.ts';
+import { ACR_MFA, ACR_PWD, ACR_VALUES } from './acr.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Branding } from '../../interactions/views/layout.ts';
 import { errorPage } from '../../interactions/views/pages/error.ts';
@@ -43,7 +43,9 @@ function policy(services: Services) {
   // which finishes with the error unmet_authentication_requirements when it cannot be met.
   prompts.get('login')!.checks.add(
     new Check('acr_mfa_required', 'a multi-factor sign-in is required', (ctx) => {
-      const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ').includes(ACR_MFA);
+      const values = String(ctx.oidc.params?.acr_values ?? '').split(' ');
+      // Only a demand (mfa without pwd as an alternative) re-opens a session's sign-in.
+      const wanted = values.includes(ACR_MFA) && !values.includes(ACR_PWD);
       if (!wanted || ctx.oidc.result?.login || ctx.oidc.session?.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
       return Check.REQUEST_PROMPT;
     }),

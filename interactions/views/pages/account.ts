@@ -1,7 +1,9 @@
 /**
  * Pages of "My security info" (/account/security): the sign-in prompt, the two proof steps
  * (password, then one registered method), the management page and regenerated recovery
- * codes. Adding a method reuses the chooser / input / proof pages of security-setup.ts.
+ * codes. Adding a method reuses the chooser / input / proof pages of security-setup.ts. The
+ * management page also lists the remembered devices ("don't ask again on this device"), each
+ * with a "Forget" button, and "Forget all devices".
  */
 import { html, type Html } from '../html.ts';
 import { alert, fieldError, layout, type Branding } from '../layout.ts';
@@ -18,6 +20,8 @@ export const ACCOUNT_PATHS = {
   remove: '/account/security/remove',
   regenerate: '/account/security/regenerate',
   codesSaved: '/account/security/codes-saved',
+  forgetDevice: '/account/security/devices/forget',
+  forgetDevices: '/account/security/devices/forget-all',
 } as const;
 
 const hidden = (csrf: string, action?: string): Html =>
@@ -98,8 +102,27 @@ export interface AccountManageView {
   canAdd: boolean;
   hasRecoveryCodes: boolean;
   minutes: number;
+  /** Remembered devices; the section is left out when undefined (the feature is off and none are left). */
+  devices?: { id: string; label: string; created: number; expires: number; current?: boolean }[];
   notice?: string;
   errors?: FormErrors;
+}
+
+/** A date (UTC), e.g. 2025-03-01. */
+const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** Remembered devices: each can be forgotten, or all at once. */
+function devicesSection(csrf: string, devices: NonNullable<AccountManageView['devices']>): Html {
+  return html`<h2>${t('account.devices.title')}</h2>
+<p class="hint">${t('account.devices.lead')}</p>
+${devices.length
+  ? html`<ul class="devices">${devices.map(
+      (d) => html`<li><strong>${d.label}</strong>${d.current ? html` <span class="hint">(${t('account.devices.current')})</span>` : ''}: ${t('account.devices.dates', { created: day(d.created), expires: day(d.expires) })}
+<form method="post" action="${ACCOUNT_PATHS.forgetDevice}" class="links">${hidden(csrf)}<input type="hidden" name="deviceId" value="${d.id}">
+<button type="submit" class="secondary" aria-label="${t('account.devices.forget_label', { device: d.label })}">${t('account.devices.forget')}</button></form></li>`,
+    )}</ul>
+<form method="post" action="${ACCOUNT_PATHS.forgetDevices}">${hidden(csrf)}<div class="actions"><button type="submit" class="secondary">${t('account.devices.forget_all')}</button></div></form>`
+  : html`<p>${t('account.devices.none')}</p>`}`;
 }
 
 /** With a recent proof: the registered methods (masked) and what can be changed. */
@@ -127,6 +150,7 @@ ${v.hasRecoveryCodes
 <p class="hint" id="regenerate-hint">${t('account.manage.regenerate_hint')}</p>
 <div class="actions"><button type="submit" class="secondary" aria-describedby="regenerate-hint">${t('account.manage.regenerate')}</button></div></form>`
   : ''}
+${v.devices ? devicesSection(v.csrf, v.devices) : ''}
 <p class="links"><a href="/account/password">${t('account.manage.change_password')}</a></p>`,
   });
 }

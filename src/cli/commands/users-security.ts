@@ -128,6 +128,8 @@ async function requireRegistration(services: Services, user: string): Promise<vo
   const removed = methodsOf(a).length;
   const updated = await services.accounts.update(a.id, (acc) => {
     const next: AccountRecord = { ...acc, methods: [] };
+    // Remembered devices stood for the removed methods: they go too.
+    delete next.devices;
     delete next.bootstrapProvenAt;
     delete next.registrationPostponed;
     return next;
@@ -231,7 +233,7 @@ export function registerSecurity(users: Command): void {
     .command('require-registration')
     .summary('remove every recovery method: register again at the next sign-in')
     .description(
-      'Remove every registered recovery method of a user (and the earlier bootstrap proof and "not now" count), so they must register again, with a bootstrap proof, at the next sign-in.',
+      'Remove every registered recovery method of a user (and the earlier bootstrap proof, "not now" count and remembered devices), so they must register again, with a bootstrap proof, at the next sign-in.',
     )
     .argument(...user)
     .action(withServices(requireRegistration));

@@ -6,6 +6,7 @@ import { registerView } from './users-view.ts';
 import { registerImport } from './users-import.ts';
 import { registerSecurity } from './users-security.ts';
 import { registerReset } from './users-reset.ts';
+import { registerDevices } from './users-devices.ts';
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -19,4 +20,5 @@ export function registerUsers(program: Command): void {
   registerImport(users);
   registerSecurity(users);
   registerReset(users);
+  registerDevices(users);
 }
