@@ -13,13 +13,13 @@ import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, hiddenValue, type Page } from '../support/browser.ts';
 import { RelyingParty, type RpFlow } from '../support/rp.ts';
 import { codeIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
-import { digitsIn, startSmsGateway, type SmsGateway } from '../support/sms-gateway.ts';
+import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
 import { adminClient, scanKeys } from '../support/redis.ts';
 import type { MethodRecord, PhoneMethod, SecurityQuestionsMethod } from '../../src/domain/methods/types.ts';
 
 const PASSWORD = 'harbor-lantern-quietly-glows';
-const SID = `AC${'1'.repeat(32)}`;
-const TOKEN = 'twilio-edge-token-0123456789';
+const SID = TEST_TWILIO.accountSid;
+const TOKEN = TEST_TWILIO.authToken;
 
 for (const backend of BACKENDS) {
   describe(`registration edge cases on ${backend}`, function () {
@@ -36,12 +36,7 @@ for (const backend of BACKENDS) {
     let skew = 0;
 
     const gatewayEnv = () => ({
-      PHONE_COUNTRIES: 'PL,US',
-      SMS_GATEWAY: 'twilio',
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      TWILIO_FROM: '+15005550006',
-      TWILIO_API_BASE: gateway.twilioBase,
+      ...twilioEnv(gateway, 'PL,US'),
     });
 
     before(async () => {

@@ -15,7 +15,7 @@ import { generate, generateSecret } from 'otplib';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, hiddenValue, type Page } from '../support/browser.ts';
 import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
-import { digitsIn, startSmsGateway, type SmsGateway } from '../support/sms-gateway.ts';
+import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
 import { startRedisServer, type RedisProcess } from '../support/redis.ts';
 import { BUILT_IN_QUESTIONS } from '../../src/domain/methods/questions.ts';
 import type { MethodContext, MethodRecord } from '../../src/domain/methods/types.ts';
@@ -23,8 +23,8 @@ import type { MethodContext, MethodRecord } from '../../src/domain/methods/types
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
 const NEWER = 'amber-valley-otters-glide';
-const SID = 'AC' + 'e'.repeat(32);
-const TOKEN = 'f'.repeat(32);
+const SID = TEST_TWILIO.accountSid;
+const TOKEN = TEST_TWILIO.authToken;
 
 /** Five registered questions (three are asked), with their answers. */
 const QUESTIONS = BUILT_IN_QUESTIONS.slice(0, 5).map((q, i) => ({ ...q, answer: `answer number ${i + 1}` }));
@@ -73,12 +73,7 @@ for (const backend of BACKENDS) {
       SSPR_METHODS: 'email,mobile_phone,authenticator_app,security_questions,recovery_codes',
       SSPR_QUESTIONS_REGISTER: '5',
       SSPR_QUESTIONS_ANSWER: '3',
-      PHONE_COUNTRIES: 'PL',
-      SMS_GATEWAY: 'twilio',
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      TWILIO_FROM: '+15005550006',
-      TWILIO_API_BASE: gateway.twilioBase,
+      ...twilioEnv(gateway),
       SMTP_URL: smtp.url,
       DEV_OUTBOX: 'false',
     });

@@ -395,3 +395,17 @@ function sayTextOf(twiml: string): string {
     e === 'amp' ? '&' : e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'quot' ? '"' : e === 'apos' ? "'"
       : String.fromCodePoint(e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
 }
+
+/** The test Twilio account the suites share, and the rekey settings that point SMS and voice at the gateway. */
+export const TEST_TWILIO = { accountSid: `AC${'0'.repeat(32)}`, authToken: 'twilio-test-token-0123456789', from: '+15005550006' } as const;
+
+export function twilioEnv(gateway: Pick<SmsGateway, 'twilioBase'>, countries = 'PL'): Record<string, string> {
+  return {
+    PHONE_COUNTRIES: countries,
+    SMS_GATEWAY: 'twilio',
+    TWILIO_ACCOUNT_SID: TEST_TWILIO.accountSid,
+    TWILIO_AUTH_TOKEN: TEST_TWILIO.authToken,
+    TWILIO_FROM: TEST_TWILIO.from,
+    TWILIO_API_BASE: gateway.twilioBase,
+  };
+}

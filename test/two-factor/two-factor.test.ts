@@ -9,15 +9,15 @@ import { generate } from 'otplib';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty, type RpFlow } from '../support/rp.ts';
-import { digitsIn, startSmsGateway, type SmsGateway } from '../support/sms-gateway.ts';
+import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
 import { seedWithMethods } from '../support/seed.ts';
 import type { MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 
 const PASSWORD = 'amber-willow-drifts-slowly';
 const NEW_PASSWORD = 'copper-heron-wades-at-dusk';
-const SID = `AC${'2'.repeat(32)}`;
-const TOKEN = 'twilio-test-token-2fa-0123456789';
+const SID = TEST_TWILIO.accountSid;
+const TOKEN = TEST_TWILIO.authToken;
 
 /** Title of the second-factor chooser (and of the bootstrap page: the lead tells them apart). */
 const CONFIRM = /<h1>Confirm it is you<\/h1>/;
@@ -91,12 +91,7 @@ for (const backend of BACKENDS) {
             SSPR_POSTPONE_LIMIT: '3',
             REMEMBER_DEVICE_DAYS: '30',
             SIGNIN_LOCKOUT_THRESHOLD: '3',
-            PHONE_COUNTRIES: 'PL',
-            SMS_GATEWAY: 'twilio',
-            TWILIO_ACCOUNT_SID: SID,
-            TWILIO_AUTH_TOKEN: TOKEN,
-            TWILIO_FROM: '+15005550006',
-            TWILIO_API_BASE: gateway.twilioBase,
+            ...twilioEnv(gateway),
           },
           {},
           backend,
