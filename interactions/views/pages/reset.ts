@@ -37,7 +37,7 @@ ${usable.length === 0
 <fieldset><legend>${t('register.choose')}</legend>
 ${usable.map(
   (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
-<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>${
+<label for="ref-${m.ref}">${t(`method.${m.kind}`)}${m.masked === t(`method.${m.kind}`) ? '' : html`<span class="hint"> – ${m.masked}</span>`}</label></div>${
   // A mobile phone can also call with the code (no SMS reception, or a landline forward).
   m.kind === 'mobile_phone'
     ? html`

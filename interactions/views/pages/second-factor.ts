@@ -26,7 +26,7 @@ ${alert(v.errors?.form)}
 <fieldset><legend>${t('register.choose')}</legend>
 ${v.methods.map(
   (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
-<label for="ref-${m.ref}">${t(`method.${m.kind}`)}<span class="hint"> – ${m.masked}</span></label></div>${
+<label for="ref-${m.ref}">${t(`method.${m.kind}`)}${m.masked === t(`method.${m.kind}`) ? '' : html`<span class="hint"> – ${m.masked}</span>`}</label></div>${
     m.kind === 'mobile_phone'
       ? html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}-voice" value="${m.ref}.voice">
 <label for="ref-${m.ref}-voice">${t('method.mobile_phone')}<span class="hint"> – ${m.masked}, ${t('register.channel_voice')}</span></label></div>`

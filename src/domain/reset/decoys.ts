@@ -36,6 +36,7 @@ export function decoyMethods(hmac: Hmac, identifier: string, enabled: readonly M
   if (enabled.includes('authenticator_app') && (pick(7, 2) === 0 || out.length < 2)) {
     out.push({ kind: 'authenticator_app', masked: 'Authenticator app', strong: true });
   }
-  if (out.length === 0 && enabled.includes('recovery_codes')) out.push({ kind: 'recovery_codes', masked: 'Recovery codes', strong: true });
+  // Masks read exactly like real ones (see each method's mask()).
+  if (out.length === 0 && enabled.includes('recovery_codes')) out.push({ kind: 'recovery_codes', masked: `Recovery codes (${6 + pick(8, 5)} left)`, strong: true });
   return out;
 }
