@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, hiddenValue, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
-import { codeIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
+import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import type { MethodContext, MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
+import { securityInfoClient } from '../support/security-info-client.ts';
 
 const PASSWORD = 'copper-meadow-sings-softly';
 const MINUTE = 60_000;
@@ -51,36 +52,7 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     return (await t.services.accounts.get(id))!.methods as MethodRecord[];
   }
 
-  /** A real sign-in at the test RP: afterwards the browser holds rekey's session cookie. */
-  async function signIn(login: string, browser = new Browser(t.url)): Promise<Browser> {
-    const flow = await rp.start();
-    const page = await browser.open(flow.url.toString(), t.redirectUri);
-    const done = page.location?.startsWith(t.redirectUri)
-      ? page
-      : await browser.submit(page, formAction(page.text, '/password'), { identifier: login, password: PASSWORD }, t.redirectUri);
-    assert.ok(done.location?.startsWith(t.redirectUri), `signed in at the RP: ${done.status} ${done.text.slice(0, 300)}`);
-    await rp.finish(flow, done.location!);
-    return browser;
-  }
-
-  const mailTo = (to: string, after: number, subject: RegExp): Promise<ReceivedMail> =>
-    smtp.waitFor((m) => m.to.includes(to) && subject.test(m.subject) && smtp.messages.indexOf(m) >= after);
-
-  /** Password, then the email method's code: the management page. */
-  async function prove(browser: Browser, address: string): Promise<Page> {
-    const start = await browser.open('/account/security');
-    assert.match(start.text, /Step 1: your password/);
-    const pick = await browser.submit(start, '/account/security/password', { password: PASSWORD });
-    assert.match(pick.text, /Step 2/);
-    const before = smtp.messages.length;
-    const methodId = /name="methodId" id="method-[^"]+" value="([^"]+)"/.exec(pick.text)![1]!;
-    const codePage = await browser.submit(pick, '/account/security/verify', { action: 'start', methodId });
-    const code = codeIn(await mailTo(address, before, /code/), 8);
-    const manage = await browser.submit(codePage, '/account/security/verify', { action: 'finish', code });
-    assert.equal(manage.status, 200);
-    assert.match(manage.text, /Your methods/);
-    return manage;
-  }
+  const { signIn, mailTo, prove } = securityInfoClient(() => ({ t, rp, smtp }), PASSWORD);
 
   function recoveryContext(account: AccountRecord): MethodContext {
     return { accountId: account.id, login: account.login, admin: false, clock: t.services.clock, ip: '127.0.0.1', purpose: 'test' };

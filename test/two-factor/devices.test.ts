@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { BACKENDS, FAST_ARGON2, startTestApp, type TestApp } from '../support/test-app.ts';
-import { Browser, formAction, hiddenValue, type Page } from '../support/browser.ts';
+import { hiddenValue } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { runCli, type CliRun } from '../support/cli.ts';
-import { codeIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import type { MethodRecord } from '../../src/domain/methods/types.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
+import { securityInfoClient } from '../support/security-info-client.ts';
 
 const PASSWORD = 'copper-meadow-sings-softly';
 const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0';
@@ -55,37 +56,7 @@ for (const backend of BACKENDS) describe(`Remembered devices in My security info
     return (await t.services.devices.remember((await get(account.id)), userAgent)).cookie;
   }
 
-  /** A real sign-in at the test RP (TWO_FACTOR=off in the test app: the password alone). */
-  async function signIn(login: string): Promise<Browser> {
-    const browser = new Browser(t.url);
-    const flow = await rp.start();
-    const page = await browser.open(flow.url.toString(), t.redirectUri);
-    const done = page.location?.startsWith(t.redirectUri)
-      ? page
-      : await browser.submit(page, formAction(page.text, '/password'), { identifier: login, password: PASSWORD }, t.redirectUri);
-    assert.ok(done.location?.startsWith(t.redirectUri), `signed in at the RP: ${done.status} ${done.text.slice(0, 300)}`);
-    await rp.finish(flow, done.location!);
-    return browser;
-  }
-
-  const mailTo = (to: string, after: number, subject: RegExp): Promise<ReceivedMail> =>
-    smtp.waitFor((m) => m.to.includes(to) && subject.test(m.subject) && smtp.messages.indexOf(m) >= after);
-
-  /** Password, then the first email method's code: the management page. */
-  async function prove(browser: Browser, address: string): Promise<Page> {
-    const start = await browser.open('/account/security');
-    assert.match(start.text, /Step 1: your password/);
-    const pick = await browser.submit(start, '/account/security/password', { password: PASSWORD });
-    assert.match(pick.text, /Step 2/);
-    const before = smtp.messages.length;
-    const methodId = /name="methodId" id="method-[^"]+" value="([^"]+)"/.exec(pick.text)![1]!;
-    const codePage = await browser.submit(pick, '/account/security/verify', { action: 'start', methodId });
-    const code = codeIn(await mailTo(address, before, /code/), 8);
-    const manage = await browser.submit(codePage, '/account/security/verify', { action: 'finish', code });
-    assert.equal(manage.status, 200);
-    assert.match(manage.text, /Your methods/);
-    return manage;
-  }
+  const { signIn, mailTo, prove } = securityInfoClient(() => ({ t, rp, smtp }), PASSWORD);
 
   async function deviceEvents(accountId: string): Promise<{ actor?: string; outcome: string; reason?: string; details?: Record<string, unknown> }[]> {
     return (await t.services.audit.recent({ limit: 200 })).filter((e) => e.accountId === accountId && e.type === 'device.forgotten');
