@@ -6,16 +6,14 @@
  * was stored or sent.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { generate } from 'otplib';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, hiddenValue, type Page } from '../support/browser.ts';
 import { RelyingParty, type RpFlow } from '../support/rp.ts';
 import { codeIn, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.ts';
 import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
-import { adminClient, scanKeys } from '../support/redis.ts';
 import type { MethodRecord, PhoneMethod, SecurityQuestionsMethod } from '../../src/domain/methods/types.ts';
+import { rawStore } from '../support/raw-store.ts';
 
 const PASSWORD = 'harbor-lantern-quietly-glows';
 const SID = TEST_TWILIO.accountSid;
@@ -535,31 +533,4 @@ for (const backend of BACKENDS) {
       });
     });
   });
-}
-
-/** Everything the store holds, as text: the SQLite file, or every key and value under the prefix. */
-async function rawStore(t: TestApp): Promise<string> {
-  if (t.backend === 'sqlite') {
-    const base = join(t.dataDir, 'rekey.sqlite');
-    return [base, `${base}-wal`].map((f) => {
-      try {
-        return readFileSync(f, { encoding: 'latin1', flag: 'r' });
-      } catch {
-        return '';
-      }
-    }).join('\n');
-  }
-  const config = t.services.config;
-  const target = config.REDIS_URL ? { url: config.REDIS_URL } : { nodes: config.REDIS_CLUSTER_NODES! };
-  const keys = await scanKeys(target, `${config.REDIS_KEY_PREFIX}*`);
-  const client = await adminClient(target);
-  const values: string[] = [];
-  for (const key of keys) {
-    const type = await client.type(key);
-    if (type === 'string') values.push(String(await client.get(key)));
-    else if (type === 'hash') values.push(JSON.stringify(await client.hgetall(key)));
-    else if (type === 'set') values.push(JSON.stringify(await client.smembers(key)));
-    else if (type === 'zset') values.push(JSON.stringify(await client.zrange(key, 0, -1)));
-  }
-  return `${keys.join('\n')}\n${values.join('\n')}`;
 }

@@ -111,19 +111,23 @@ export function sqliteAccounts(db: Db, clock: Clock): AccountRepo {
     syncEmails(account.id, account.emails);
   });
 
-  const replace = db.transaction((next: AccountRecord): boolean => {
-    // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
-    if (versionOf.get(next.id)?.version !== next.version) return false;
-    const owner = loginOwner.get(next.login);
-    if (owner !== undefined && owner.id !== next.id) throw loginTaken();
-    assertEmailsFree(next.id, next.emails);
-    const written = update.run({
+  /** The optimistic write: only when the stored version still equals `next.version`, which it then bumps. */
+  const writeIfVersion = (next: AccountRecord) =>
+    update.run({
       id: next.id,
       login: next.login,
       record: JSON.stringify({ ...next, version: next.version + 1 }),
       version: next.version,
       notBefore: next.notBefore,
     });
+
+  const replace = db.transaction((next: AccountRecord): boolean => {
+    // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
+    if (versionOf.get(next.id)?.version !== next.version) return false;
+    const owner = loginOwner.get(next.login);
+    if (owner !== undefined && owner.id !== next.id) throw loginTaken();
+    assertEmailsFree(next.id, next.emails);
+    const written = writeIfVersion(next);
     if (written.changes === 0) return false;
     syncEmails(next.id, next.emails);
     return true;
@@ -136,13 +140,7 @@ export function sqliteAccounts(db: Db, clock: Clock): AccountRepo {
       throw loginOrEmailsChanged();
     }
     if (consumeLive.run(consumeKey, clock()).changes === 0) return 'consumed';
-    const written = update.run({
-      id: next.id,
-      login: next.login,
-      record: JSON.stringify({ ...next, version: next.version + 1 }),
-      version: next.version,
-      notBefore: next.notBefore,
-    });
+    const written = writeIfVersion(next);
     // Throwing rolls the transaction back: the flow stays for a retry on the fresh record.
     if (written.changes === 0) throw new StaleVersion();
     syncEmails(next.id, next.emails);
