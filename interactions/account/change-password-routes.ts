@@ -19,7 +19,7 @@ import type { AccountRecord } from '../../src/store/types.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { html } from '../views/html.ts';
 import { layout, type Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';

@@ -33,7 +33,7 @@ import { BadRequest, CsrfFailed } from '../../src/errors.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, formFields, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';
 import { chooserPage, methodInputPage, proofPage } from '../views/pages/security-setup.ts';

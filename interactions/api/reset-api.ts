@@ -28,7 +28,7 @@ import { parseBody } from '../http/body.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { toRekeyError } from '../http/error-handler.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 
 export const API_BASE = '/api/v1';
 /** Name of the catch-all route answering unknown paths and methods under /api/v1/resets with JSON. */

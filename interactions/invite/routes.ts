@@ -11,7 +11,7 @@ import { Invitations } from '../../src/domain/invitations.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import { inviteDonePage, invitePage, type InviteFormErrors } from '../views/pages/invite.ts';
 import { doubleSubmit } from '../http/csrf.ts';

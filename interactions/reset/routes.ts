@@ -14,7 +14,7 @@ import { CsrfFailed } from '../../src/errors.ts';
 import { field, formFields, parseBody } from '../http/body.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';

@@ -7,7 +7,7 @@ import type { Services } from '../../src/services.ts';
 import { checkCode, sendCode } from '../../src/domain/methods/code-delivery.ts';
 import { maskEmail } from '../../src/domain/methods/mask.ts';
 import { field } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { bootstrapPage } from '../views/pages/security-setup.ts';
 import type { Branding } from '../views/layout.ts';
 import { auditContext, methodContext } from './method-context.ts';

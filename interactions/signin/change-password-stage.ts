@@ -3,7 +3,7 @@ import type { Accounts } from '../../src/domain/accounts.ts';
 import type { Notifications } from '../../src/domain/notifications.ts';
 import type { Clock } from '../../src/store/types.ts';
 import { field } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageResult } from './stage.ts';

@@ -1,7 +1,7 @@
 /** Stage 1: login name or email + password. Every failure shows one generic message. */
 import type { Accounts } from '../../src/domain/accounts.ts';
 import { field } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { signinPage } from '../views/pages/signin.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageRequest, StageResult } from './stage.ts';

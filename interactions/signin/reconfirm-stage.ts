@@ -5,7 +5,7 @@
 import type { Services } from '../../src/services.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
 import { field } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { reconfirmPage } from '../views/pages/reconfirm.ts';
 import type { Branding } from '../views/layout.ts';
 import { auditContext } from './method-context.ts';

@@ -8,7 +8,7 @@ import type { MethodKind, MethodRecord, FormInput, StepDisplay } from '../../src
 import { methodsOf } from '../../src/domain/policy.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { field, formFields } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { chooserPage, methodInputPage, proofPage } from '../views/pages/security-setup.ts';
 import type { Branding } from '../views/layout.ts';
 import { amrOf, auditContext, methodContext } from './method-context.ts';

@@ -9,7 +9,7 @@ import type { MethodError, MethodRecord, StepDisplay } from '../../src/domain/me
 import { methodsOf } from '../../src/domain/policy.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { field, formFields } from '../http/body.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 import { proofPage } from '../views/pages/security-setup.ts';
 import { secondFactorChooser } from '../views/pages/second-factor.ts';
 import type { Branding } from '../views/layout.ts';

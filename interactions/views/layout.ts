@@ -1,6 +1,6 @@
 /** The page frame every rekey page shares: header with the product name, main card, footer. */
 import { html, type Html } from './html.ts';
-import { t } from '../i18n/index.ts';
+import { t } from '../../src/i18n/index.ts';
 
 export interface Branding {
   productName: string;

@@ -7,7 +7,7 @@
  */
 import { html, type Html } from '../html.ts';
 import { alert, fieldError, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 
 export const ACCOUNT_PATHS = {

@@ -1,6 +1,6 @@
 import { html } from '../html.ts';
 import { abortForm, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 
 export interface ConsentView {
   branding: Branding;

@@ -1,6 +1,6 @@
 import { html } from '../html.ts';
 import { layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 
 export function errorPage(branding: Branding, message: string): string {
   return layout({

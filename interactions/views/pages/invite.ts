@@ -1,7 +1,7 @@
 /** The invitation page: identifier, invitation code and a new password; and its success page. */
 import { html, type Html } from '../html.ts';
 import { alert, fieldError, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 
 export interface InviteFormErrors {
   form?: string;

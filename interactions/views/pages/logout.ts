@@ -1,6 +1,6 @@
 import { html, raw } from '../html.ts';
 import { layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 
 /** oidc-provider hands us its own hidden form (with its xsrf token); our buttons submit it. */
 export function logoutPage(branding: Branding, providerForm: string): string {

@@ -1,6 +1,6 @@
 import { html } from '../html.ts';
 import { alert, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 
 export interface ReconfirmView {

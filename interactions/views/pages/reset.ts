@@ -1,7 +1,7 @@
 /** Pages of "Forgot password?" (outside /interaction/: a reset must survive the sign-in it came from). */
 import { html } from '../html.ts';
 import { alert, fieldError, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 import type { ResetView } from '../../../src/domain/reset/reset-flows.ts';
 

@@ -4,7 +4,7 @@
  */
 import { html, raw, type Html } from '../html.ts';
 import { abortForm, alert, fieldError, layout, type Branding } from '../layout.ts';
-import { t } from '../../i18n/index.ts';
+import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 import type { MethodKind, StepDisplay } from '../../../src/domain/methods/types.ts';
 
