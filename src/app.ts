@@ -8,7 +8,8 @@ import { createProvider } from './provider/provider.ts';
 import { loadClientsFile, registry, type ClientEntry } from './provider/clients.ts';
 import { ConfigError } from './errors.ts';
 import { seedDemoUsers } from './demo-users.ts';
-import type { Branding } from '../interactions/views/layout.ts';
+import { brandKit } from '../interactions/views/branding.ts';
+import { localeMiddleware } from '../interactions/http/locale.ts';
 import { securityHeaders } from '../interactions/http/security-headers.ts';
 import { errorHandler } from '../interactions/http/error-handler.ts';
 import { requestLog } from '../interactions/http/request-log.ts';
@@ -41,10 +42,8 @@ export interface App {
 
 export async function buildApp(services: Services, extraClients: ClientEntry[] = []): Promise<App> {
   const { config } = services;
-  const branding: Branding = {
-    productName: config.PRODUCT_NAME,
-    ...(config.HELPDESK_URL ? { helpdeskUrl: config.HELPDESK_URL } : {}),
-  };
+  const kit = brandKit(config);
+  const { branding } = kit;
   const clients = [...loadClientsFile(config.CLIENTS_FILE), ...extraClients];
   if (config.DEMO) clients.push(demoClient(config.ISSUER));
   clients.push(accountClient(config.ISSUER));
@@ -74,11 +73,12 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const securityInfoStages = [bootstrapStage(services, branding), registrationStage(services, branding), reconfirmStage(services, branding)];
 
   provider.use(requestLog(services.log));
-  provider.use(securityHeaders);
+  provider.use(securityHeaders(kit.imgOrigin ? { imgOrigin: kit.imgOrigin } : {}));
+  provider.use(localeMiddleware({ defaultLocale: config.DEFAULT_LOCALE, secureCookie: config.ISSUER.startsWith('https:') }));
   provider.use(errorHandler(branding, services.log));
   for (const router of [
     healthRoutes(services.store),
-    assetRoutes(),
+    assetRoutes(kit),
     resetRoutes(provider, services, branding),
     resetApiRoutes(services),
     signinRoutes({ provider, services, branding, stages, securityInfoStages }),

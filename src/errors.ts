@@ -9,6 +9,8 @@ export class RekeyError extends Error {
   readonly expose: boolean;
   /** Extra fields safe to show (e.g. retryAfter seconds). */
   readonly details: Record<string, unknown>;
+  /** Set when the message is the kind's standard one: pages show the catalog text `error.<id>`. */
+  standardMessage = false;
 
   constructor(id: string, status: number, message: string, details: Record<string, unknown> = {}) {
     super(message);
@@ -24,6 +26,7 @@ function kind(id: string, status: number, defaultMessage: string) {
   return class extends RekeyError {
     constructor(message = defaultMessage, details: Record<string, unknown> = {}) {
       super(id, status, message, details);
+      this.standardMessage = message === defaultMessage;
     }
   };
 }

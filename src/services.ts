@@ -2,6 +2,7 @@
  * Composition root of the domain: config → adapters → domain services. The server, the CLI
  * and the tests all build their services here (tests pass other adapters or a fake clock).
  */
+import { setDefaultLocale } from './i18n/index.ts';
 import type { Config } from './config/load.ts';
 import type { Clock, Store } from './store/types.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -91,6 +92,8 @@ export interface ServiceOverrides {
 
 export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
   const clock = overrides.clock ?? Date.now;
+  // Messages sent outside a request (CLI, timers) use the configured language.
+  setDefaultLocale(config.DEFAULT_LOCALE);
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const keys = loadKeyMaterial(config);
   const store = overrides.store ?? (await openStore(config, clock));

@@ -8,19 +8,31 @@ import { errors as oidcErrors } from 'oidc-provider';
 import { Internal, RekeyError, SessionExpired, StoreUnavailable } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { errorPage } from '../views/pages/error.ts';
+import { hasMessage, t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 
 export function toRekeyError(err: unknown): RekeyError {
   if (err instanceof RekeyError) return err;
   if (err instanceof oidcErrors.SessionNotFound) return new SessionExpired();
   if (err instanceof oidcErrors.OIDCProviderError) {
-    return new RekeyError(err.error, err.status, err.error_description ?? err.message);
+    const e = new RekeyError(err.error, err.status, err.error_description ?? err.message);
+    e.standardMessage = true;
+    return e;
   }
   const status = (err as { status?: number; expose?: boolean }).status;
   if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
     return new RekeyError('bad_request', status, (err as Error).message);
   }
   return new Internal();
+}
+
+/**
+ * What the user reads: the catalog text of the error's id in their language when the error
+ * carries its standard message (or is oidc-provider's), else the specific message it was given.
+ */
+export function userMessage(e: Pick<RekeyError, 'id' | 'message' | 'standardMessage'>, branding: Branding): string {
+  const key = `error.${e.id}`;
+  return e.standardMessage && hasMessage(key) ? t(key, { product: branding.productName }) : e.message;
 }
 
 export function wantsJson(ctx: Context): boolean {
@@ -42,11 +54,12 @@ export function errorHandler(branding: Branding, log: Logger) {
       ctx.set('Cache-Control', 'no-store');
       if (e.status === 429 && typeof e.details.retryAfter === 'number') ctx.set('Retry-After', String(e.details.retryAfter));
       if (e.status === 503) ctx.set('Retry-After', '5');
+      const message = userMessage(e, branding);
       if (wantsJson(ctx)) {
-        ctx.body = { error: e.id, message: e.message };
+        ctx.body = { error: e.id, message };
       } else {
         ctx.type = 'html';
-        ctx.body = errorPage(branding, e.message);
+        ctx.body = errorPage(branding, message);
       }
     }
   };

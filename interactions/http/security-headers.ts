@@ -3,17 +3,26 @@ import type { Context, Next } from 'koa';
 
 // No inline scripts or styles, nothing from elsewhere. form-action is left open on purpose:
 // browsers apply it to the redirect chain after a sign-in form, which ends at the client.
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+// An operator's external logo (LOGO_URL) is the one other origin a page may load from.
+function contentSecurityPolicy(imgOrigin?: string): string {
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:${imgOrigin ? ` ${imgOrigin}` : ''}; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'`;
+}
 
-export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
-  await next();
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('X-Frame-Options', 'DENY');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  if (ctx.response.is('html')) {
-    ctx.set('Content-Security-Policy', CSP);
-    ctx.set('Cache-Control', 'no-store');
-  }
+export function securityHeaders(options: { imgOrigin?: string } = {}) {
+  const csp = contentSecurityPolicy(options.imgOrigin);
+  return async function setSecurityHeaders(ctx: Context, next: Next): Promise<void> {
+    await next();
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    if (ctx.response.is('html')) {
+      ctx.set('Content-Security-Policy', csp);
+      ctx.set('Cache-Control', 'no-store');
+    } else if (ctx.response.is('image/svg+xml')) {
+      // An SVG opened directly is a document of our origin: it may draw, never run script.
+      ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    }
+  };
 }
 
 export function noStore(ctx: Context): void {

@@ -1,19 +1,22 @@
-/** Our own CSS (and later fonts/scripts): no third-party resources on any page. */
+/** Our own CSS, theme and logo: no third-party resources on any page. */
 import Router from '@koa/router';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import type { BrandAsset, BrandKit } from '../views/branding.ts';
 
-const ASSETS: Record<string, { file: URL; type: string }> = {
+const STATIC: Record<string, { file: URL; type: string }> = {
   'rekey.css': { file: new URL('../assets/rekey.css', import.meta.url), type: 'text/css; charset=utf-8' },
 };
 
-export function assetRoutes(): Router {
+export function assetRoutes(kit: Pick<BrandKit, 'theme' | 'logo'>): Router {
   const router = new Router();
+  const named: Record<string, BrandAsset> = {
+    ...Object.fromEntries(Object.entries(STATIC).map(([name, a]) => [name, { body: readFileSync(a.file), type: a.type }])),
+    'theme.css': kit.theme,
+    ...(kit.logo ? { logo: kit.logo } : {}),
+  };
   const loaded = Object.fromEntries(
-    Object.entries(ASSETS).map(([name, a]) => {
-      const body = readFileSync(a.file);
-      return [name, { body, type: a.type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` }];
-    }),
+    Object.entries(named).map(([name, a]) => [name, { ...a, etag: `"${createHash('sha256').update(a.body).digest('base64url').slice(0, 16)}"` }]),
   );
   router.get('/assets/:name', (ctx) => {
     const asset = loaded[ctx.params.name!];

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { METHOD_KINDS, type MethodKind } from '../domain/methods/types.ts';
+import { LOCALES } from '../i18n/locales.ts';
+import { contrastWithWhite } from '../branding/colour.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -199,6 +201,59 @@ export const settings = {
     defaultText: '(unset: no link)',
     allowed: 'http(s) or mailto: URL',
     parse: optionalString(isUrl(['http:', 'https:', 'mailto:'])),
+  }),
+  LOGO_URL: setting({
+    group: 'Branding',
+    description:
+      'Logo shown next to the product name: an https URL (its origin is added to the pages\' `img-src`) or a path on rekey\'s own origin. Prefer `LOGO_FILE`, which keeps every page free of other origins.',
+    defaultText: '(unset: the product name alone)',
+    allowed: 'https URL, or a path starting with /',
+    parse: optionalString((v) => isUrl(['https:'])(v) || /^\/[^/\\]/.test(v)),
+  }),
+  LOGO_FILE: setting({
+    group: 'Branding',
+    description: 'Logo file served by rekey itself at `/assets/logo` (read once at start-up). Takes the place of `LOGO_URL`.',
+    defaultText: '(unset)',
+    allowed: 'path of a readable .svg, .png, .webp or .jpg file up to 512 KiB',
+    parse: optionalString((v) => /\.(svg|png|webp|jpe?g)$/i.test(v)),
+  }),
+  BRAND_COLOR: setting({
+    group: 'Branding',
+    description:
+      'Primary colour of buttons, links and the header. It carries white button text and is used as link text on white, so it must be dark enough for both (contrast ≥ 4.5:1, WCAG AA).',
+    defaultText: '#1f4fd1',
+    allowed: 'hex colour #rrggbb with contrast ≥ 4.5:1 against white',
+    parse: (raw) => {
+      const v = (raw?.trim() || '#1f4fd1').toLowerCase();
+      if (!/^#[0-9a-f]{6}$/.test(v) || contrastWithWhite(v) < 4.5) throw new InvalidValue();
+      return v;
+    },
+  }),
+  FOOTER_LINKS: setting({
+    group: 'Branding',
+    description: 'Links in the footer of every page (privacy notice, terms, status page), in order.',
+    defaultText: '(none)',
+    allowed: 'up to 6 entries `Label=URL` separated by `;`, each URL http(s) or mailto:, labels 1–40 characters',
+    parse: (raw) => {
+      if (raw === undefined || raw.trim() === '') return [];
+      const items = entries(raw.trim().replace(/;$/, ''), ';');
+      if (items.length > 6) throw new InvalidValue();
+      return items.map((item) => {
+        const at = item.indexOf('=');
+        const label = item.slice(0, at).trim();
+        const url = item.slice(at + 1).trim();
+        if (at < 1 || !label || label.length > 40 || !isUrl(['http:', 'https:', 'mailto:'])(url)) throw new InvalidValue();
+        return { label, url };
+      });
+    },
+  }),
+  DEFAULT_LOCALE: setting({
+    group: 'Branding',
+    description:
+      'Language of pages, emails and texts when neither the relying party\'s `ui_locales` nor the browser\'s `Accept-Language` names a supported one, and of messages sent outside a request (CLI).',
+    defaultText: 'en',
+    allowed: LOCALES.join(', '),
+    parse: oneOf(LOCALES, 'en'),
   }),
   TRUST_PROXY_HOPS: setting({
     group: 'Server',

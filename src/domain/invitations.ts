@@ -11,6 +11,8 @@
  * `invalid` outcome, so the page reveals nothing about who exists.
  */
 import type { Config } from '../config/load.ts';
+import { formatDateTime, t } from '../i18n/index.ts';
+import { helpdeskRef, personalText } from './notifications.ts';
 import type { Logger } from '../log.ts';
 import type { AccountRecord, Clock, Store } from '../store/types.ts';
 import { InvalidInput } from '../errors.ts';
@@ -86,21 +88,10 @@ export class Invitations {
     await store.counters.reset(attemptsKey(account.id));
     await store.ephemeral.put(inviteKey(account.id), { hash: hmac.digest(purpose(account.id), normalizeCode(code)), expiresAt } satisfies StoredInvitation, expiresAt);
     const link = `${config.ISSUER}/invite?login=${encodeURIComponent(account.login)}`;
-    const help = config.HELPDESK_URL ? ` If you did not expect it, contact ${config.HELPDESK_URL}.` : ' If you did not expect it, you can ignore it.';
-    const text = [
-      `Hello ${account.name},`,
-      '',
-      `you are invited to ${config.PRODUCT_NAME}, where your account "${account.login}" is waiting for its password.`,
-      '',
-      `Open ${link}`,
-      'and enter your username or this email address, this invitation code and the password you choose:',
-      '',
-      `    ${code}`,
-      '',
-      `The code works once and expires on ${new Date(expiresAt).toUTCString()}.${help}`,
-    ].join('\n');
+    const vars = { product: config.PRODUCT_NAME, login: account.login, link, code, expires: formatDateTime(expiresAt), helpdesk: helpdeskRef(config) };
+    const text = personalText(account.name, t('mail.invitation.body', vars));
     try {
-      await sender.send({ channel: 'email', to, subject: `Your invitation to ${config.PRODUCT_NAME}`, text });
+      await sender.send({ channel: 'email', to, subject: t('mail.invitation.subject', vars), text });
     } catch (err) {
       await store.ephemeral.delete(inviteKey(account.id));
       await audit.record({ type: 'invite.sent', outcome: 'failure', accountId: account.id, ...(options.actor ? { actor: options.actor } : {}), reason: 'delivery_failed', details: { to: maskEmail(to) } });

@@ -6,6 +6,17 @@ import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 import type { AccountRecord } from '../store/types.ts';
 import type { MessageSender } from './messages.ts';
+import { formatDateTime, t } from '../i18n/index.ts';
+
+/** The helpdesk as a message names it: its URL when configured, else "your helpdesk". */
+export function helpdeskRef(config: Pick<Config, 'HELPDESK_URL'>): string {
+  return config.HELPDESK_URL ?? t('mail.your_helpdesk');
+}
+
+/** A greeting, a blank line and the body: every personal message has this shape. */
+export function personalText(name: string, body: string): string {
+  return `${t('mail.greeting', { name })}\n\n${body}`;
+}
 
 export class Notifications {
   constructor(
@@ -14,6 +25,10 @@ export class Notifications {
     private readonly config: Pick<Config, 'PRODUCT_NAME' | 'HELPDESK_URL'>,
   ) {}
 
+  private vars(account: AccountRecord, context: { at: number; ip: string }): Record<string, string> {
+    return { product: this.config.PRODUCT_NAME, login: account.login, name: account.name, when: formatDateTime(context.at), ip: context.ip, helpdesk: helpdeskRef(this.config) };
+  }
+
   /**
    * The admin-provisioned primary address hears of every first registration: if a thief with
    * the password registered his own phone, the owner learns it at once.
@@ -21,14 +36,8 @@ export class Notifications {
   async firstRegistration(account: AccountRecord, context: { at: number; ip: string; method: string }): Promise<void> {
     const primary = account.emails[0]?.address;
     if (!primary) return;
-    const help = this.config.HELPDESK_URL ? ` Contact ${this.config.HELPDESK_URL} at once.` : ' Contact your helpdesk at once.';
-    await this.deliver(primary, `Recovery methods were set up for your ${this.config.PRODUCT_NAME} account`, [
-      `Hello ${account.name},`,
-      '',
-      `a first recovery method (${context.method}) was set up for your ${this.config.PRODUCT_NAME} account "${account.login}" on ${new Date(context.at).toUTCString()} from IP address ${context.ip}.`,
-      '',
-      `If this was not you, someone may know your password.${help}`,
-    ].join('\n'), account.id, 'first_registration');
+    const vars = { ...this.vars(account, context), method: context.method };
+    await this.deliver(primary, t('mail.first_registration.subject', vars), personalText(account.name, t('mail.first_registration.body', vars)), account.id, 'first_registration');
   }
 
   private async deliver(to: string, subject: string, text: string, accountId: string, kind: string): Promise<void> {
@@ -46,41 +55,25 @@ export class Notifications {
   }
 
   async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
-    const help = this.config.HELPDESK_URL ? ` and contact ${this.config.HELPDESK_URL}` : ' and contact your helpdesk';
-    const text = [
-      `Hello ${account.name},`,
-      '',
-      `the password of your ${this.config.PRODUCT_NAME} account "${account.login}" was reset on ${new Date(context.at).toUTCString()} from IP address ${context.ip}, with "Forgot password?". Every earlier session was signed out.`,
-      '',
-      `If this was not you, someone may control your recovery methods: reset your password again now${help}.`,
-    ].join('\n');
-    const subject = `Your ${this.config.PRODUCT_NAME} password was reset`;
+    const vars = this.vars(account, context);
+    const subject = t('mail.password_reset.subject', vars);
+    const text = personalText(account.name, t('mail.password_reset.body', vars));
     await Promise.all(this.addressesOf(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
   }
 
   /** Other admins hear of an admin's reset: an attacker taking over an admin is everyone's business. */
   async adminReset(account: AccountRecord, admins: AccountRecord[], context: { at: number; ip: string }): Promise<void> {
-    const subject = `${this.config.PRODUCT_NAME}: the admin account "${account.login}" reset its password`;
-    const text = [
-      `The administrator account "${account.login}" (${account.name}) reset its password with "Forgot password?" on ${new Date(context.at).toUTCString()} from IP address ${context.ip}.`,
-      '',
-      'If you do not expect this, check with its owner through a channel you trust.',
-    ].join('\n');
+    const vars = this.vars(account, context);
+    const subject = t('mail.admin_reset.subject', vars);
+    const text = t('mail.admin_reset.body', vars);
     const to = [...new Set(admins.flatMap((a) => (a.emails[0] ? [a.emails[0].address] : [])))];
     await Promise.all(to.map((a) => this.deliver(a, subject, text, account.id, 'admin_reset')));
   }
 
   async passwordChanged(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
-    const when = new Date(context.at).toUTCString();
-    const help = this.config.HELPDESK_URL ? ` or contact ${this.config.HELPDESK_URL}` : '';
-    const text = [
-      `Hello ${account.name},`,
-      '',
-      `the password of your ${this.config.PRODUCT_NAME} account "${account.login}" was changed on ${when} from IP address ${context.ip}.`,
-      '',
-      `If this was not you, reset your password now with "Forgot password?" on the sign-in page${help}.`,
-    ].join('\n');
-    const subject = `Your ${this.config.PRODUCT_NAME} password was changed`;
+    const vars = this.vars(account, context);
+    const subject = t('mail.password_changed.subject', vars);
+    const text = personalText(account.name, t('mail.password_changed.body', vars));
     await Promise.all(account.emails.map((e) => this.deliver(e.address, subject, text, account.id, 'password_changed')));
   }
 }

@@ -6,6 +6,8 @@
  * delivery failure is logged and never undoes the change.
  */
 import type { Config } from '../config/load.ts';
+import { formatDateTime, t } from '../i18n/index.ts';
+import { helpdeskRef, personalText } from './notifications.ts';
 import type { Logger } from '../log.ts';
 import type { AccountRecord } from '../store/types.ts';
 import type { MessageSender } from './messages.ts';
@@ -38,20 +40,8 @@ export function securityInfoNoticeText(
   account: Pick<AccountRecord, 'name' | 'login'>,
   change: SecurityInfoChange,
 ): { subject: string; text: string } {
-  const product = config.PRODUCT_NAME;
-  const help = config.HELPDESK_URL ? `your helpdesk (${config.HELPDESK_URL})` : 'your helpdesk';
-  return {
-    subject: `Your ${product} security info was changed`,
-    text: [
-      `Hello ${account.name},`,
-      '',
-      `the security info of your ${product} account "${account.login}" was changed on ${new Date(change.at).toUTCString()} from IP address ${change.ip}:`,
-      '',
-      `  ${change.what}`,
-      '',
-      `Not you? Reset your password now with "Forgot password?" on the sign-in page, and contact ${help}.`,
-    ].join('\n'),
-  };
+  const vars = { product: config.PRODUCT_NAME, login: account.login, when: formatDateTime(change.at), ip: change.ip, what: change.what, helpdesk: helpdeskRef(config) };
+  return { subject: t('mail.security_info.subject', vars), text: personalText(account.name, t('mail.security_info.body', vars)) };
 }
 
 /**

@@ -2,6 +2,8 @@
  * oidc-provider set up for rekey: our adapter, keys, clients, claims, TTLs, and our own pages
  * for errors and sign-out. The sign-in interaction itself lives in interactions/.
  */
+import { LOCALES } from '../i18n/locales.ts';
+import { userMessage } from '../../interactions/http/error-handler.ts';
 import Provider, { interactionPolicy, type Account, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
@@ -105,6 +107,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       groups: ['groups'],
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    // Pages, emails and texts follow ui_locales (see interactions/http/locale.ts).
+    discovery: { ui_locales_supported: [...LOCALES] },
     acrValues: [...ACR_VALUES],
     // ID tokens carry the claims of their scopes, not only the userinfo endpoint.
     conformIdTokenClaims: false,
@@ -154,7 +158,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || clients.firstParty.has(client.clientId)),
     async renderError(ctx, out) {
       ctx.type = 'html';
-      ctx.body = errorPage(branding, out.error_description ?? out.error);
+      ctx.body = errorPage(branding, userMessage({ id: out.error, message: out.error_description ?? out.error, standardMessage: true }, branding));
     },
   };
 

@@ -9,6 +9,8 @@
  * entered, every proof of the reset policy still applies.
  */
 import type { Command } from 'commander';
+import { formatDateTime, t } from '../../i18n/index.ts';
+import { helpdeskRef, personalText } from '../../domain/notifications.ts';
 import type { Services } from '../../services.ts';
 import type { AccountRecord } from '../../store/types.ts';
 import type { StoredAuditEvent } from '../../domain/audit.ts';
@@ -51,27 +53,9 @@ function failureText(a: AccountRecord, outcome: Extract<ResetOutcome, { ok: fals
 }
 
 function resetMail(services: Services, a: AccountRecord, link: string, code: string, expiresAt: number): { subject: string; text: string } {
-  const { PRODUCT_NAME, HELPDESK_URL } = services.config;
-  const help = HELPDESK_URL
-    ? `If you did not ask your administrator for this, contact ${HELPDESK_URL}; your password stays as it is unless you finish the reset.`
-    : 'If you did not ask your administrator for this, ignore this email; your password stays as it is unless you finish the reset.';
-  return {
-    subject: `Reset your ${PRODUCT_NAME} password`,
-    text: [
-      `Hello ${a.name || a.login},`,
-      '',
-      `an administrator started a password reset for your ${PRODUCT_NAME} account "${a.login}".`,
-      '',
-      `Open ${link}`,
-      'and enter this code:',
-      '',
-      `    ${code}`,
-      '',
-      `Then prove it is you with the methods you registered and choose a new password. The code works only for this reset and expires on ${new Date(expiresAt).toUTCString()}.`,
-      'Nobody, administrators included, will ever ask you for this code or for your password.',
-      help,
-    ].join('\n'),
-  };
+  const { PRODUCT_NAME } = services.config;
+  const vars = { product: PRODUCT_NAME, login: a.login, link, code, expires: formatDateTime(expiresAt), helpdesk: helpdeskRef(services.config) };
+  return { subject: t('mail.admin_started_reset.subject', vars), text: personalText(a.name || a.login, t('mail.admin_started_reset.body', vars)) };
 }
 
 async function startReset(services: Services, user: string): Promise<void> {

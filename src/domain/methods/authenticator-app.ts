@@ -3,6 +3,7 @@
  * The secret is sealed with the SecretBox even while pending, and each time step is usable
  * once (`lastStep`), so a code seen over a shoulder cannot be replayed within its window.
  */
+import { t } from '../../i18n/index.ts';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import type { Clock } from '../../store/types.ts';
@@ -82,7 +83,7 @@ export function authenticatorAppMethod(deps: AuthenticatorAppDeps): Method<Authe
     kind: 'authenticator_app',
     strong: true,
     amr: 'otp',
-    mask: () => 'Authenticator app',
+    mask: () => t('method.authenticator_app'),
     destination: () => undefined,
 
     async startRegistration(ctx) {

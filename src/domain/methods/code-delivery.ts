@@ -7,6 +7,7 @@ import type { CodeSpec, OneTimeCodes } from '../one-time-codes.ts';
 import type { SendThrottle } from '../send-throttle.ts';
 import { DeliveryFailed } from '../../errors.ts';
 import { randomId } from '../secrets.ts';
+import { t } from '../../i18n/index.ts';
 import type { FormInput, MethodContext, MethodError, StepResult } from './types.ts';
 
 export interface CodeDeliveryDeps {
@@ -27,16 +28,15 @@ export interface CodePending {
 const codeKey = (ctx: MethodContext, challengeId: string): string => `{a:${ctx.accountId}}:otc:${challengeId}`;
 
 export function codeText(productName: string, code: string, minutes: number, channel: Channel): { subject: string; text: string } {
-  const spoken = channel === 'voice' ? code.split('').join(' ') : code;
-  return {
-    subject: `Your ${productName} code: ${code}`,
-    text:
-      channel === 'email'
-        ? `Your ${productName} code is ${code}.\n\nIt expires in ${minutes} minutes. Nobody from ${productName} will ever ask you for it.\nIf you did not ask for this code, ignore this message; your account stays safe.`
-        : channel === 'voice'
-          ? `Your ${productName} code is ${spoken}.`
-          : `${code} is your ${productName} code. It expires in ${minutes} minutes. Never share it.`,
-  };
+  const vars = { product: productName, code, minutes };
+  const text =
+    channel === 'email'
+      ? t('mail.code.email', vars)
+      : channel === 'voice'
+        ? // Spoken digit by digit.
+          t('mail.code.voice', { ...vars, code: code.split('').join(' ') })
+        : t('mail.code.sms', vars);
+  return { subject: t('mail.code.subject', vars), text };
 }
 
 /** Sends a new code; `extra` is kept in the pending state (e.g. the address being registered). */

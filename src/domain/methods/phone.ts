@@ -3,6 +3,7 @@
  * allowlisted countries (toll fraud). Mobile: SMS code, voice call as the alternative.
  * Office: voice call (SMS when the number can take it), with an optional extension.
  */
+import { t } from '../../i18n/index.ts';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { Channel } from '../messages.ts';
 import { randomId } from '../secrets.ts';
@@ -39,7 +40,9 @@ export function phoneMethod(kind: PhoneMethod['kind'], deps: PhoneDeps): Method<
     return input.channel === 'voice' ? 'voice' : 'sms';
   };
   const mask = (r: Pick<PhoneMethod, 'e164' | 'extension'>): string =>
-    `${maskPhone(r.e164, callingCode(r.e164))}${r.extension ? ` ext. ••${r.extension.slice(-1)}` : ''}`;
+    r.extension
+      ? t('method.phone.extension', { number: maskPhone(r.e164, callingCode(r.e164)), extension: `••${r.extension.slice(-1)}` })
+      : maskPhone(r.e164, callingCode(r.e164));
 
   return {
     kind,

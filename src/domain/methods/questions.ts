@@ -5,6 +5,8 @@
  * Never renumber or reuse an id; retire a question by leaving it out of what is offered.
  */
 import { createHash } from 'node:crypto';
+import { en } from '../../i18n/en.ts';
+import { t } from '../../i18n/index.ts';
 
 export interface Question {
   id: string;
@@ -12,31 +14,38 @@ export interface Question {
 }
 
 export const BUILT_IN_QUESTIONS: readonly Question[] = Object.freeze([
-  { id: 'q01', text: 'In what city did you meet your first spouse or partner?' },
-  { id: 'q02', text: 'What was the name of your first stuffed animal or toy?' },
-  { id: 'q03', text: 'What is the first name of your oldest cousin?' },
-  { id: 'q04', text: 'What was your childhood nickname that only your family used?' },
-  { id: 'q05', text: 'What was the first name of your first boss?' },
-  { id: 'q06', text: 'What was the name of the first beach you visited?' },
-  { id: 'q07', text: 'What was the make and model of the first car you drove?' },
-  { id: 'q08', text: 'In what city or town did your parents meet?' },
-  { id: 'q09', text: 'What was the first concert you attended?' },
-  { id: 'q10', text: 'What is the middle name of your oldest sibling?' },
-  { id: 'q11', text: 'What was the first name of your best friend as a child?' },
-  { id: 'q12', text: 'What was the first book you remember reading on your own?' },
-  { id: 'q13', text: 'What was the name of the first company you worked for?' },
-  { id: 'q14', text: 'What was your favourite food as a child?' },
-  { id: 'q15', text: 'What was the first name of your favourite teacher?' },
-  { id: 'q16', text: 'In what city did you spend your first night away from home?' },
-  { id: 'q17', text: 'What was the destination of your first flight or long trip?' },
-  { id: 'q18', text: 'What is the name of the first film you saw in a cinema?' },
-  { id: 'q19', text: 'What was the first name of your first roommate?' },
-  { id: 'q20', text: 'What was the first musical instrument you learned to play?' },
-  { id: 'q21', text: 'What was the first video game you played?' },
-  { id: 'q22', text: 'What was the first dish you learned to cook?' },
-  { id: 'q23', text: 'What did you call your grandfather when you were small?' },
-  { id: 'q24', text: 'What was the name of the first sports team you played on?' },
+  { id: 'q01', text: en['question.q01'] },
+  { id: 'q02', text: en['question.q02'] },
+  { id: 'q03', text: en['question.q03'] },
+  { id: 'q04', text: en['question.q04'] },
+  { id: 'q05', text: en['question.q05'] },
+  { id: 'q06', text: en['question.q06'] },
+  { id: 'q07', text: en['question.q07'] },
+  { id: 'q08', text: en['question.q08'] },
+  { id: 'q09', text: en['question.q09'] },
+  { id: 'q10', text: en['question.q10'] },
+  { id: 'q11', text: en['question.q11'] },
+  { id: 'q12', text: en['question.q12'] },
+  { id: 'q13', text: en['question.q13'] },
+  { id: 'q14', text: en['question.q14'] },
+  { id: 'q15', text: en['question.q15'] },
+  { id: 'q16', text: en['question.q16'] },
+  { id: 'q17', text: en['question.q17'] },
+  { id: 'q18', text: en['question.q18'] },
+  { id: 'q19', text: en['question.q19'] },
+  { id: 'q20', text: en['question.q20'] },
+  { id: 'q21', text: en['question.q21'] },
+  { id: 'q22', text: en['question.q22'] },
+  { id: 'q23', text: en['question.q23'] },
+  { id: 'q24', text: en['question.q24'] },
 ].map((q) => Object.freeze(q)));
+
+const BUILT_IN_IDS = new Set(BUILT_IN_QUESTIONS.map((q) => q.id));
+
+/** A question's text in the reader's language (custom questions are shown as configured). */
+export function questionText(q: Question): string {
+  return BUILT_IN_IDS.has(q.id) ? t(`question.${q.id}`) : q.text;
+}
 
 const ID = /^[A-Za-z0-9_-]{1,32}$/;
 

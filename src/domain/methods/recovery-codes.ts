@@ -3,6 +3,7 @@
  * Each code is 12 symbols of Crockford's base32 (60 bits from the CSPRNG), shown as
  * `xxxx-xxxx-xxxx`; input is forgiving about case, spaces, dashes and o/0, i/l/1.
  */
+import { t } from '../../i18n/index.ts';
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../store/types.ts';
 import type { Hmac } from '../secrets.ts';
@@ -65,7 +66,7 @@ export function recoveryCodesMethod(deps: RecoveryCodesDeps): Method<RecoveryCod
     // RFC 8176 has no value for recovery codes; a recovery code is a one-time password (used
     // once, then dead), so 'otp' is the closest ('swk'/'hwk' name key proofs, 'kba' knowledge).
     amr: 'otp',
-    mask: (record) => `Recovery codes (${remainingCodes(record)} left)`,
+    mask: (record) => t('method.recovery_codes.left', { count: remainingCodes(record) }),
     destination: () => undefined,
 
     async startRegistration() {

@@ -4,11 +4,12 @@
  * answers are normalized and stored as argon2id. Challenge: `answerCount` of the registered
  * questions drawn at random once per flow; all must be right, and all are always checked.
  */
+import { t } from '../../i18n/index.ts';
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../store/types.ts';
 import { charLength } from '../normalize.ts';
 import { randomId } from '../secrets.ts';
-import { offeredQuestions, type Question } from './questions.ts';
+import { offeredQuestions, questionText, type Question } from './questions.ts';
 import type { FormInput, Method, MethodContext, MethodError, SecurityQuestionsMethod, StepResult } from './types.ts';
 
 export const ANSWER_MIN = 3;
@@ -94,12 +95,12 @@ export function securityQuestionsMethod(deps: SecurityQuestionsDeps): Method<Sec
     kind: 'security_questions',
     strong: false,
     amr: 'kba',
-    mask: () => 'Security questions',
+    mask: () => t('method.security_questions'),
     destination: () => undefined,
 
     async startRegistration(ctx) {
       if (ctx.admin) return fail(notAllowed);
-      return { ok: true, value: { pending: { count: registerCount }, display: { questions: offered.map((q) => ({ ...q })) } } };
+      return { ok: true, value: { pending: { count: registerCount }, display: { questions: offered.map((q) => ({ id: q.id, text: questionText(q) })) } } };
     },
 
     async finishRegistration(ctx, pending, input): Promise<StepResult<SecurityQuestionsMethod>> {
@@ -120,7 +121,7 @@ export function securityQuestionsMethod(deps: SecurityQuestionsDeps): Method<Sec
       const known = record.answers.map((a) => a.questionId).filter((id) => byId.has(id));
       if (wanted === 0 || known.length < wanted) return fail({ id: 'questions_unavailable', final: true });
       const questionIds = draw(known, wanted);
-      return { ok: true, value: { pending: { questionIds }, display: { questions: questionIds.map((id) => ({ ...byId.get(id)! })) } } };
+      return { ok: true, value: { pending: { questionIds }, display: { questions: questionIds.map((id) => ({ id, text: questionText(byId.get(id)!) })) } } };
     },
 
     async verifyChallenge(ctx, record, pending, input): Promise<StepResult<{ updated?: SecurityQuestionsMethod }>> {

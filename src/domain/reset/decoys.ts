@@ -4,6 +4,7 @@
  * methods derived with a keyed hash of the identifier, so it looks and behaves like a real
  * account: same pages, same counts, codes "sent" nowhere that never verify.
  */
+import { t } from '../../i18n/index.ts';
 import type { Hmac } from '../secrets.ts';
 import type { MethodKind } from '../methods/types.ts';
 
@@ -34,9 +35,9 @@ export function decoyMethods(hmac: Hmac, identifier: string, enabled: readonly M
     out.push({ kind: 'mobile_phone', masked: `+${cc} ••• ••• •${pick(5, 10)}${pick(6, 10)}`, strong: true });
   }
   if (enabled.includes('authenticator_app') && (pick(7, 2) === 0 || out.length < 2)) {
-    out.push({ kind: 'authenticator_app', masked: 'Authenticator app', strong: true });
+    out.push({ kind: 'authenticator_app', masked: t('method.authenticator_app'), strong: true });
   }
   // Masks read exactly like real ones (see each method's mask()).
-  if (out.length === 0 && enabled.includes('recovery_codes')) out.push({ kind: 'recovery_codes', masked: `Recovery codes (${6 + pick(8, 5)} left)`, strong: true });
+  if (out.length === 0 && enabled.includes('recovery_codes')) out.push({ kind: 'recovery_codes', masked: t('method.recovery_codes.left', { count: 6 + pick(8, 5) }), strong: true });
   return out;
 }
