@@ -28,7 +28,7 @@ import { parseBody } from '../http/body.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { toRekeyError } from '../http/error-handler.ts';
 import { noStore } from '../http/security-headers.ts';
-import { t } from '../../src/i18n/index.ts';
+import { hasMessage, t } from '../../src/i18n/index.ts';
 
 export const API_BASE = '/api/v1';
 /** Name of the catch-all route answering unknown paths and methods under /api/v1/resets with JSON. */
@@ -38,30 +38,12 @@ export const FALLBACK_ROUTE = 'reset-api-fallback';
 export const LIMITS = { identifier: 320, ref: 40, code: 1024, answer: 1024, answers: 20 } as const;
 
 /**
- * Texts of the API's own error ids (the message catalog holds the domain's: code_wrong,
- * reset_expired, password_too_short, …). Looked up after the catalog, so a catalog entry
- * with the same id wins.
+ * Texts of the API's error ids: the domain's (code_wrong, reset_expired, …) by their own key,
+ * the API's own (unauthorized, field_missing, …) as `api.<id>` in the catalog.
  */
-const API_MESSAGES: Record<string, string> = {
-  unauthorized: 'Send the secret of this reset as Authorization: Bearer <secret>.',
-  reset_unknown: 'No reset matches this id and secret: the secret is wrong or the reset has expired. Start again.',
-  not_found: 'There is no such resource.',
-  method_not_allowed: 'This method is not allowed here.',
-  body_invalid: 'The request body is not valid JSON.',
-  body_not_object: 'The request body must be a JSON object.',
-  payload_too_large: 'The request body is too large.',
-  unsupported_media_type: 'Send the request body as JSON (Content-Type: application/json).',
-  field_missing: 'The field "{field}" is required.',
-  field_invalid: 'The field "{field}" must be {expected}.',
-  field_unknown: 'The field "{field}" is not part of this request.',
-  openapi_unavailable: 'The API description is not installed on this server.',
-};
-
 function messageFor(id: string, vars: Record<string, string | number> = {}): string {
-  const text = t(id, vars);
-  if (text !== id) return text;
-  const local = API_MESSAGES[id];
-  return local ? local.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`)) : text;
+  if (hasMessage(id)) return t(id, vars);
+  return hasMessage(`api.${id}`) ? t(`api.${id}`, vars) : id;
 }
 
 /** A 4xx of this API: its id is also the key of its message. */
@@ -114,7 +96,7 @@ async function apiResponse(ctx: Context, next: Next): Promise<void> {
     const retryAfter = typeof e.details.retryAfter === 'number' ? e.details.retryAfter : undefined;
     return sendError(ctx, e.status, {
       error: id,
-      message: API_MESSAGES[id] ? messageFor(id) : e.message,
+      message: hasMessage(`api.${id}`) ? messageFor(id) : e.standardMessage && hasMessage(`error.${id}`) ? t(`error.${id}`) : e.message,
       ...(e.status === 429 ? { retry_after: retryAfter ?? 60 } : {}),
     });
   }
