@@ -26,7 +26,12 @@ export interface AuditEvent {
 
 export type StoredAuditEvent = AuditEvent & LogEntry;
 
+/** Told of every event as it is recorded (metrics count them); must not throw or block. */
+export type AuditListener = (event: AuditEvent, at: number) => void;
+
 export class Audit {
+  private readonly listeners: AuditListener[] = [];
+
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
@@ -34,9 +39,20 @@ export class Audit {
     private readonly retentionMs: number,
   ) {}
 
+  onRecord(listener: AuditListener): void {
+    this.listeners.push(listener);
+  }
+
   /** Never throws: a failing audit write must not undo or block what it records; it is logged instead. */
   async record(event: AuditEvent): Promise<void> {
     const at = this.clock();
+    for (const listener of this.listeners) {
+      try {
+        listener(event, at);
+      } catch (err) {
+        this.log.error({ event: 'audit_listener_failed', type: event.type, err: (err as Error).message });
+      }
+    }
     this.log.info({ audit: true, at: new Date(at).toISOString(), ...event }, 'audit');
     try {
       await this.store.logs.append(AUDIT_STREAM, { at, ...event }, at + this.retentionMs);
