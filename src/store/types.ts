@@ -171,11 +171,27 @@ export interface LogEntry {
   [field: string]: unknown;
 }
 
+/** Where a page of a log listing continues: the last entry (its `at` and `seq`) of the previous page. */
+export interface LogCursor {
+  at: number;
+  seq: number;
+}
+
+export interface LogListOptions {
+  limit: number;
+  /** Only entries with `at >= since`. */
+  since?: number;
+  /** Only entries with `at < until`. */
+  until?: number;
+  /** Only entries that come after this one in the listing's order (older ones): the next page. */
+  olderThan?: LogCursor;
+}
+
 /** Append-only streams: the audit trail and the dev outbox. */
 export interface LogStore {
   append(stream: string, entry: LogEntry, retainUntil: number): Promise<void>;
-  /** Newest first. */
-  list(stream: string, options: { limit: number; since?: number }): Promise<LogEntry[]>;
+  /** Newest first: by `at`, then by `seq`, both descending. */
+  list(stream: string, options: LogListOptions): Promise<LogEntry[]>;
 }
 
 export interface Store {

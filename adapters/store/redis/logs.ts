@@ -33,14 +33,24 @@ export function redisLogs(conn: Conn, clock: Clock): LogStore {
         );
       });
     },
-    async list(stream, { limit, since }) {
+    async list(stream, { limit, since, until, olderThan }) {
       if (limit <= 0) return [];
+      // The upper bound: `until` (exclusive) or the cursor's time (inclusive, its seq decides), whichever is lower.
+      const cursor = olderThan && (until === undefined || olderThan.at < until) ? olderThan : undefined;
+      const max = cursor ? String(cursor.at) : until !== undefined ? `(${until}` : '+inf';
       return run(async () => {
         const members = await runScript<string[]>(
           client,
           'rekeyLogList',
           [keys.logEntries(stream)],
-          [String(clock()), since === undefined ? '-inf' : String(since), Number.isFinite(limit) ? Math.floor(limit) : 2 ** 31],
+          [
+            String(clock()),
+            since === undefined ? '-inf' : String(since),
+            max,
+            Number.isFinite(limit) ? Math.floor(limit) : 2 ** 31,
+            cursor ? String(cursor.at) : '',
+            cursor ? String(cursor.seq) : '',
+          ],
         );
         return members.map(decode);
       });

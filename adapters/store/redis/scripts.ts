@@ -244,27 +244,35 @@ return seq`,
   },
 
   /**
-   * Newest entries (by at, then seq) with at >= since whose retention is not over; expired
-   * ones met on the way are removed. KEYS: entries. ARGV: now, since ('-inf' for none), limit.
+   * Newest entries (by at, then seq) with since <= at <= max whose retention is not over;
+   * expired ones met on the way are removed. A page cursor skips the entries with at = cursor
+   * at and seq >= cursor seq (they came on earlier pages). KEYS: entries. ARGV: now, since
+   * ('-inf' for none), max ('+inf', '(<until>' or the cursor's at), limit, cursor at and seq
+   * ('' for none).
    */
   rekeyLogList: {
     numberOfKeys: 1,
     lua: `
-local k, now, since, limit = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local k, now, since, max, limit = KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local skipAt, skipSeq = tonumber(ARGV[5]), tonumber(ARGV[6])
 local out, dead = {}, {}
 local batch = math.max(limit, 100)
 local offset = 0
 while #out < limit do
-  local ms = redis.call('ZREVRANGEBYSCORE', k, '+inf', since, 'LIMIT', offset, batch)
-  for _, m in ipairs(ms) do
-    local r = tonumber(string.match(m, '^%d+|([^|]*)|'))
+  local ms = redis.call('ZREVRANGEBYSCORE', k, max, since, 'WITHSCORES', 'LIMIT', offset, batch)
+  for i = 1, #ms, 2 do
+    local m = ms[i]
+    local seq, r = string.match(m, '^(%d+)|([^|]*)|')
+    r = tonumber(r)
     if r and r <= now then
       dead[#dead + 1] = m
+    elseif skipAt and tonumber(ms[i + 1]) == skipAt and tonumber(seq) >= skipSeq then
+      -- on an earlier page
     elseif #out < limit then
       out[#out + 1] = m
     end
   end
-  if #ms < batch then break end
+  if #ms < batch * 2 then break end
   offset = offset + batch
 end
 for i = 1, #dead, 500 do

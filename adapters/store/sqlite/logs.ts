@@ -6,18 +6,23 @@ interface LogRow {
   entry: string;
 }
 
-/** Lower than any timestamp, so "no since" needs no second statement. */
+/** Lower and higher than any timestamp or seq, so absent bounds need no other statement. */
 const BEGINNING = Number.MIN_SAFE_INTEGER;
+const END = Number.MAX_SAFE_INTEGER;
 
 export function sqliteLogs(db: Db, clock: Clock): LogStore {
   const run = runner(db);
   const insert = db.prepare<[string, number, string, number]>(
     'INSERT INTO logs (stream, at, entry, retain_until) VALUES (?, ?, ?, ?)',
   );
-  const newest = db.prepare<{ stream: string; since: number; now: number; limit: number }, LogRow>(
+  const newest = db.prepare<
+    { stream: string; since: number; until: number; cursorAt: number; cursorSeq: number; now: number; limit: number },
+    LogRow
+  >(
     `SELECT seq, entry FROM logs
-     WHERE stream = @stream AND at >= @since AND retain_until > @now
-     ORDER BY seq DESC LIMIT @limit`,
+     WHERE stream = @stream AND at >= @since AND at < @until AND retain_until > @now
+       AND (at < @cursorAt OR (at = @cursorAt AND seq < @cursorSeq))
+     ORDER BY at DESC, seq DESC LIMIT @limit`,
   );
   const collect = db.prepare<[number, number]>(
     'DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE retain_until <= ? LIMIT ?)',
@@ -33,12 +38,13 @@ export function sqliteLogs(db: Db, clock: Clock): LogStore {
         sweep();
       });
     },
-    async list(stream, { limit, since }) {
+    async list(stream, { limit, since, until, olderThan }) {
       // SQLite reads a negative LIMIT as "no limit"; a caller asking for none wants none.
       if (limit <= 0) return [];
+      const bounds = { since: since ?? BEGINNING, until: until ?? END, cursorAt: olderThan?.at ?? END, cursorSeq: olderThan?.seq ?? END };
       return run(() =>
         newest
-          .all({ stream, since: since ?? BEGINNING, now: clock(), limit })
+          .all({ stream, ...bounds, now: clock(), limit: Number.isFinite(limit) ? Math.floor(limit) : -1 })
           .map((row): LogEntry => ({ ...(JSON.parse(row.entry) as LogEntry), seq: row.seq })),
       );
     },

@@ -96,6 +96,14 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX logs_retain ON logs (retain_until);
     `,
   },
+  {
+    id: 6,
+    name: 'logs_by_time',
+    // Listings go by time (then seq) and page through a time range: `rekey audit`, `rekey report`.
+    sql: `
+      CREATE INDEX logs_stream_at ON logs (stream, at, seq);
+    `,
+  },
 ];
 
 /**
