@@ -94,12 +94,14 @@ for (const backend of BACKENDS) describe(`invitations over HTTP on ${backend}`, 
     const mismatch = await post({ identifier: 'ivy', code, password: PASSWORD, confirm: `${PASSWORD}x` });
     assert.equal(mismatch.status, 400);
     assert.match(mismatch.text, /aria-describedby="confirm-error" aria-invalid="true"/);
-    assert.match(mismatch.text, /<p class="error" id="confirm-error" role="alert">The two passwords do not match\.<\/p>/);
+    assert.match(mismatch.text, /<p class="error" id="confirm-error">The two passwords do not match\.<\/p>/);
+    assert.match(mismatch.text, /<div class="alert" role="alert">[\s\S]*<a href="#confirm">The two passwords do not match\.<\/a>/, 'the summary alert announces it and links to the field');
 
     const weak = await post({ identifier: 'ivy', code, password: 'short', confirm: 'short' });
     assert.equal(weak.status, 400);
     assert.match(weak.text, /aria-describedby="password-hint password-error" aria-invalid="true"/);
-    assert.match(weak.text, /<p class="error" id="password-error" role="alert">The password is too short: use at least 15 characters\.<\/p>/);
+    assert.match(weak.text, /<p class="error" id="password-error">The password is too short: use at least 15 characters\.<\/p>/);
+    assert.match(weak.text, /<div class="alert" role="alert">[\s\S]*<a href="#password">The password is too short/, 'the summary alert announces it and links to the field');
     assert.doesNotMatch(weak.text, INVALID);
     const common = await post({ identifier: 'ivy@example.com', code: code.toUpperCase(), password: 'ivy-password-ivy-password', confirm: 'ivy-password-ivy-password' });
     assert.equal(common.status, 400);

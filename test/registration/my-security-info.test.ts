@@ -74,7 +74,8 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     assert.equal(wrong.status, 401);
     assert.match(wrong.text, /The password is not right/);
     assert.match(wrong.text, /aria-describedby="password-error"/);
-    assert.match(wrong.text, /id="password-error" role="alert"/);
+    assert.match(wrong.text, /id="password-error">The password is not right/);
+    assert.match(wrong.text, /<div class="alert" role="alert">[\s\S]*<a href="#password">The password is not right/);
     assert.equal(await t.services.accounts.failures(account.id), 1, 'a wrong password counts as a failed sign-in');
 
     // Step 2: one registered method, shown masked; the code goes to that address.

@@ -118,8 +118,11 @@ for (const backend of BACKENDS) {
     const codeMails = (...to: string[]): ReceivedMail[] => smtp.messages.filter((m) => m.subject.includes('code') && m.to.some((r) => to.includes(r)));
     const mailTo = (to: string, after = 0) => smtp.waitFor((m) => m.to.includes(to) && m.subject.includes('code') && smtp.messages.indexOf(m) >= after);
     const smsTo = (to: string, after = 0) => gateway.waitFor((m) => m.to === to && gateway.received.indexOf(m) >= after);
-    const fieldErr = (name: string, text: RegExp | string) =>
-      new RegExp(`id="${name}-error" role="alert">${typeof text === 'string' ? text : text.source}`);
+    // The one summary alert links to the field; the field's own error is tied to it by id.
+    const fieldErr = (name: string, text: RegExp | string) => {
+      const message = typeof text === 'string' ? text : text.source;
+      return new RegExp(`<div class="alert" role="alert">[\\s\\S]*<a href="#${name}">${message}[\\s\\S]*id="${name}-error">${message}`);
+    };
     const auditOf = async (t: TestApp, accountId: string) =>
       (await t.services.audit.recent({ limit: 500 })).filter((e) => e.accountId === accountId).map((e) => `${e.type}:${e.outcome}`);
 
@@ -145,7 +148,7 @@ for (const backend of BACKENDS) {
         const repeatedQuestion = await post(s, form, { action: 'finish', question_1: 'q05', question_2: 'q05', question_3: 'q12', ...answers });
         assert.equal(repeatedQuestion.status, 400);
         assert.match(repeatedQuestion.text, fieldErr('question_2', 'Choose a different question for each answer'));
-        assert.match(repeatedQuestion.text, /<select id="question_2" name="question_2" required aria-invalid="true" aria-describedby="question_2-error">/);
+        assert.match(repeatedQuestion.text, /<select id="question_2" name="question_2" required aria-describedby="question_2-error" aria-invalid="true"[^>]*>/);
         assert.doesNotMatch(repeatedQuestion.text, /id="question_1-error"|id="answer_\d-error"/, 'only the offending field is marked');
         for (const answer of Object.values(answers)) assert.ok(!repeatedQuestion.text.includes(answer), 'answers are not echoed back');
 

@@ -6,7 +6,7 @@
  * with a "Forget" button, and "Forget all devices".
  */
 import { html, type Html } from '../html.ts';
-import { alert, fieldError, layout, type Branding } from '../layout.ts';
+import { fieldError, formErrors, layout, type Branding } from '../layout.ts';
 import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 
@@ -28,7 +28,7 @@ const hidden = (csrf: string, action?: string): Html =>
   html`<input type="hidden" name="csrf" value="${csrf}">${action ? html`<input type="hidden" name="action" value="${action}">` : ''}`;
 
 function notice(message: string | undefined): Html {
-  return message ? html`<div class="hint" role="status"><p>${message}</p></div>` : html``;
+  return message ? html`<div class="notice" role="status"><p>${message}</p></div>` : html``;
 }
 
 /** No session: sign in first (or again, for a first method, which sign-in sets up with its bootstrap proof). */
@@ -50,18 +50,18 @@ export interface AccountPasswordView {
 
 /** Step 1 of the proof: the password (failures count toward the sign-in lockout). */
 export function accountPasswordPage(v: AccountPasswordView): string {
-  const err = v.errors?.fields?.password;
+  const f = formErrors(v.errors, [{ name: 'password' }]);
   return layout({
     title: t('account.title'),
     branding: v.branding,
     body: html`<p class="lead">${t('account.proof.lead')}</p>
 <h2>${t('account.proof.password_step')}</h2>
-${alert(v.errors?.form)}
+${f.summary}
 <form method="post" action="${ACCOUNT_PATHS.password}" novalidate>${hidden(v.csrf)}
 <input type="text" name="username" autocomplete="username" value="${v.login}" readonly hidden>
 <label for="password">${t('signin.password')}</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required autofocus${err ? html` aria-invalid="true" aria-describedby="password-error"` : ''}>
-${fieldError('password', err)}
+<input type="password" id="password" name="password" autocomplete="current-password" required${f.describe('password')}${f.autofocus('password')}>
+${fieldError('password', f.error('password'))}
 <div class="actions"><button type="submit">${t('register.next')}</button></div>
 </form>`,
   });
@@ -76,19 +76,20 @@ export interface AccountPickMethodView {
 
 /** Step 2 of the proof: which registered method to prove. */
 export function accountPickMethodPage(v: AccountPickMethodView): string {
-  const err = v.errors?.fields?.methodId;
+  // A preset choice: no autofocus (it would skip the lead), unless the choice is in error.
+  const f = formErrors(v.errors, v.methods.length ? [{ name: 'methodId', id: `method-${v.methods[0]!.id}`, skipFocus: true }] : []);
   return layout({
     title: t('account.title'),
     branding: v.branding,
     body: html`<p class="lead">${t('account.proof.method_lead')}</p>
-${alert(v.errors?.form)}
+${f.summary}
 <form method="post" action="${ACCOUNT_PATHS.verify}">${hidden(v.csrf, 'start')}
-<fieldset${err ? html` aria-describedby="methodId-error"` : ''}><legend>${t('account.proof.method_step')}</legend>
+<fieldset${f.describeGroup('methodId')}><legend>${t('account.proof.method_step')}</legend>
 ${v.methods.map(
-  (m, i) => html`<div class="choice"><input type="radio" name="methodId" id="method-${m.id}" value="${m.id}"${i === 0 ? ' checked' : ''}>
+  (m, i) => html`<div class="choice"><input type="radio" name="methodId" id="method-${m.id}" value="${m.id}"${i === 0 ? ' checked' : ''}${f.autofocus(`method-${m.id}`)}>
 <label for="method-${m.id}">${m.label}<span class="hint"> – ${m.masked}</span></label></div>`,
 )}
-</fieldset>${fieldError('methodId', err)}
+</fieldset>${fieldError('methodId', f.error('methodId'))}
 <div class="actions"><button type="submit">${t('register.next')}</button></div></form>`,
   });
 }
@@ -132,13 +133,13 @@ export function accountManagePage(v: AccountManageView): string {
     branding: v.branding,
     body: html`<p class="lead">${t('account.manage.lead', { name: v.name, minutes: v.minutes })}</p>
 ${notice(v.notice)}
-${alert(v.errors?.form)}
+${formErrors(v.errors, []).summary}
 <h2>${t('account.manage.registered')}</h2>
 ${v.methods.length
   ? html`<ul class="methods">${v.methods.map(
-      (m) => html`<li><strong>${m.label}</strong>: ${m.masked}
+      (m) => html`<li><strong>${m.label}</strong>${m.masked === m.label ? '' : html`: ${m.masked}`}
 <form method="post" action="${ACCOUNT_PATHS.remove}" class="links">${hidden(v.csrf)}<input type="hidden" name="methodId" value="${m.id}">
-<button type="submit" class="secondary" aria-label="${t('account.manage.remove_label', { method: `${m.label} ${m.masked}` })}">${t('account.manage.remove')}</button></form></li>`,
+<button type="submit" class="secondary" aria-label="${t('account.manage.remove_label', { method: m.masked === m.label ? m.label : `${m.label} – ${m.masked}` })}">${t('account.manage.remove')}</button></form></li>`,
     )}</ul>`
   : html`<p>${t('account.manage.none')}</p>`}
 <p class="hint">${t('account.manage.replace_hint', { need: v.need })}</p>
@@ -157,15 +158,16 @@ ${v.devices ? devicesSection(v.csrf, v.devices) : ''}
 
 /** Regenerated recovery codes (the old set no longer works), shown until the user confirms saving them. */
 export function accountNewCodesPage(v: { branding: Branding; csrf: string; codes: string[]; errors?: FormErrors }): string {
-  const err = v.errors?.fields?.saved;
+  // The checkbox comes after the codes, which must be read first: focus only when it is in error.
+  const f = formErrors(v.errors, [{ name: 'saved', skipFocus: true }]);
   return layout({
     title: t('account.codes.title'),
     branding: v.branding,
     body: html`<p class="lead">${t('account.codes.lead')}</p>
-${alert(v.errors?.form)}
+${f.summary}
 <ol class="codes">${v.codes.map((c) => html`<li><code>${c}</code></li>`)}</ol>
 <form method="post" action="${ACCOUNT_PATHS.codesSaved}" novalidate>${hidden(v.csrf)}
-<div class="choice"><input type="checkbox" id="saved" name="saved" value="yes" required${err ? html` aria-invalid="true" aria-describedby="saved-error"` : ''}><label for="saved">${t('register.codes_saved')}</label></div>${fieldError('saved', err)}
+<div class="choice"><input type="checkbox" id="saved" name="saved" value="yes" required${f.describe('saved')}${f.autofocus('saved')}><label for="saved">${t('register.codes_saved')}</label></div>${fieldError('saved', f.error('saved'))}
 <div class="actions"><button type="submit">${t('code.submit')}</button></div></form>`,
   });
 }

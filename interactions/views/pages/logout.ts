@@ -10,7 +10,7 @@ export function logoutPage(branding: Branding, providerForm: string): string {
     body: html`${raw(providerForm)}
 <p class="lead">${t('logout.lead', { product: branding.productName })}</p>
 <div class="actions">
-<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>${t('logout.yes')}</button>
+<button type="submit" form="op.logoutForm" name="logout" value="yes">${t('logout.yes')}</button>
 <button type="submit" form="op.logoutForm" class="secondary">${t('logout.no')}</button>
 </div>`,
   });

@@ -21,9 +21,9 @@ ${alert(v.errors?.form)}
 <ul class="methods">${v.methods.map((m) => html`<li><strong>${m.label}</strong>: ${m.masked}</li>`)}</ul>
 <form method="post" action="${v.action}">
 <input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="action" value="confirm">
-<div class="actions"><button type="submit" autofocus>${t('reconfirm.yes')}</button>
-<a class="button secondary" href="/account/security">${t('reconfirm.change')}</a></div>
+<div class="actions"><button type="submit">${t('reconfirm.yes')}</button>
+<a class="button secondary" aria-describedby="change-hint" href="/account/security">${t('reconfirm.change')}</a></div>
 </form>
-<p class="hint">${t('reconfirm.change_hint')}</p>`,
+<p class="hint" id="change-hint">${t('reconfirm.change_hint')}</p>`,
   });
 }

@@ -1,23 +1,23 @@
 /** Pages of "Forgot password?" (outside /interaction/: a reset must survive the sign-in it came from). */
 import { html } from '../html.ts';
-import { alert, fieldError, layout, type Branding } from '../layout.ts';
+import { fieldError, formErrors, layout, type Branding } from '../layout.ts';
 import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 import type { ResetView } from '../../../src/domain/reset/reset-flows.ts';
 
 export function identifyPage(v: { branding: Branding; csrf: string; returnId?: string; identifier?: string; errors?: FormErrors }): string {
-  const err = v.errors?.fields?.identifier;
+  const f = formErrors(v.errors, [{ name: 'identifier', skipFocus: !!v.identifier }]);
   return layout({
     title: t('reset.title'),
     branding: v.branding,
     body: html`<p class="lead">${t('reset.identify_lead')}</p>
-${alert(v.errors?.form)}
+${f.summary}
 <form method="post" action="/reset" novalidate>
 <input type="hidden" name="csrf" value="${v.csrf}">
 ${v.returnId ? html`<input type="hidden" name="r" value="${v.returnId}">` : ''}
 <label for="identifier">${t('reset.identifier')}</label>
-<input type="text" id="identifier" name="identifier" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="320" value="${v.identifier ?? ''}" autofocus${err ? html` aria-invalid="true" aria-describedby="identifier-error"` : ''}>
-${fieldError('identifier', err)}
+<input type="text" id="identifier" name="identifier" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="320" value="${v.identifier ?? ''}"${f.describe('identifier')}${f.autofocus('identifier')}>
+${fieldError('identifier', f.error('identifier'))}
 <div class="actions"><button type="submit">${t('reset.start')}</button></div>
 </form>`,
   });
@@ -25,18 +25,19 @@ ${fieldError('identifier', err)}
 
 export function choosePage(v: { branding: Branding; csrf: string; view: ResetView; errors?: FormErrors }): string {
   const usable = v.view.methods.filter((m) => m.available);
+  const f = formErrors(v.errors, usable.length ? [{ name: 'ref', id: `ref-${usable[0]!.ref}`, skipFocus: true }] : []);
   return layout({
     title: t('reset.choose_title'),
     branding: v.branding,
     body: html`<p class="lead">${t('reset.choose_lead', { done: v.view.proofsDone, need: v.view.proofsRequired })}</p>
-${alert(v.errors?.form)}
+${f.summary}
 ${usable.length === 0
   ? html`<p>${t('reset.choose_none')}</p>`
   : html`<form method="post" action="/reset/flow">
 <input type="hidden" name="csrf" value="${v.csrf}"><input type="hidden" name="action" value="choose">
-<fieldset><legend>${t('register.choose')}</legend>
+<fieldset${f.describeGroup('ref')}><legend>${t('register.choose')}</legend>
 ${usable.map(
-  (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}>
+  (m, i) => html`<div class="choice"><input type="radio" name="ref" id="ref-${m.ref}" value="${m.ref}"${i === 0 ? ' checked' : ''}${f.autofocus(`ref-${m.ref}`)}>
 <label for="ref-${m.ref}">${t(`method.${m.kind}`)}${m.masked === t(`method.${m.kind}`) ? '' : html`<span class="hint"> – ${m.masked}</span>`}</label></div>${
   // A mobile phone can also call with the code (no SMS reception, or a landline forward).
   m.kind === 'mobile_phone'
@@ -46,7 +47,7 @@ ${usable.map(
     : ''
 }`,
 )}
-</fieldset>
+</fieldset>${fieldError('ref', f.error('ref'))}
 <div class="actions"><button type="submit">${t('reset.start')}</button></div>
 </form>`}`,
   });
@@ -57,18 +58,18 @@ ${usable.map(
  * from the same email. Opening the link does nothing by itself (mail scanners open links).
  */
 export function continuePage(v: { branding: Branding; csrf: string; handle: string; errors?: FormErrors }): string {
-  const err = v.errors?.fields?.code;
+  const f = formErrors(v.errors, [{ name: 'code' }]);
   return layout({
     title: t('reset.continue_title'),
     branding: v.branding,
     body: html`<p class="lead">${t('reset.continue_lead')}</p>
-${alert(v.errors?.form)}
+${f.summary}
 <form method="post" action="/reset/continue" novalidate>
 <input type="hidden" name="csrf" value="${v.csrf}">
 <input type="hidden" name="flow" value="${v.handle}">
 <label for="code">${t('reset.continue_code')}</label>
-<input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="64" autofocus${err ? html` aria-invalid="true" aria-describedby="code-error"` : ''}>
-${fieldError('code', err)}
+<input type="text" id="code" name="code" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" required maxlength="64"${f.describe('code')}${f.autofocus('code')}>
+${fieldError('code', f.error('code'))}
 <div class="actions"><button type="submit">${t('reset.start')}</button></div>
 </form>
 <p class="links"><a href="/reset">${t('reset.start_over')}</a></p>`,

@@ -3,7 +3,7 @@
  * registration, the method chooser, each method's input and proof forms.
  */
 import { html, raw, type Html } from '../html.ts';
-import { abortForm, alert, fieldError, layout, type Branding } from '../layout.ts';
+import { abortForm, fieldError, formErrors, layout, type Branding, type FormErrorsView, type FormField } from '../layout.ts';
 import { t } from '../../../src/i18n/index.ts';
 import type { FormErrors } from '../../signin/stage.ts';
 import type { MethodKind, StepDisplay } from '../../../src/domain/methods/types.ts';
@@ -20,16 +20,20 @@ interface Base {
 const hidden = (csrf: string, action: string): Html =>
   html`<input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${action}">`;
 
-function input(name: string, label: string, errors: FormErrors | undefined, attrs: Html, hint?: string): Html {
-  const err = errors?.fields?.[name];
-  const described = [hint ? `${name}-hint` : '', err ? `${name}-error` : ''].filter(Boolean).join(' ');
+/** A labelled input: described by `describedBy` (text around it), its hint (shown under it) and its error. */
+function input(f: FormErrorsView, name: string, label: string, attrs: Html, opts: { hint?: string; describedBy?: string[] } = {}): Html {
+  const hintId = opts.hint ? `${name}-hint` : undefined;
   return html`<label for="${name}">${label}</label>
-<input id="${name}" name="${name}" ${attrs}${described ? html` aria-describedby="${described}"` : ''}${err ? html` aria-invalid="true" autofocus` : ''}>
-${hint ? html`<p class="hint" id="${name}-hint">${hint}</p>` : ''}${fieldError(name, err)}`;
+<input id="${name}" name="${name}" ${attrs}${f.describe(name, ...(opts.describedBy ?? []), hintId)}${f.autofocus(name)}>
+${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : ''}${fieldError(name, f.error(name))}`;
 }
 
-const codeInput = (errors: FormErrors | undefined): Html =>
-  input('code', t('code.label'), errors, html`type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="12" required${errors?.fields?.code ? '' : html` autofocus`}`);
+/** A numeric one-time code (email, text message, call, authenticator app). */
+const codeInput = (f: FormErrorsView, describedBy: string[] = []): Html =>
+  input(f, 'code', t('code.label'), html`type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="12" required`, { describedBy });
+
+/** "Label: masked", or the label alone when the masked form says nothing more (an authenticator app). */
+const labelled = (label: string, masked: string): string => (masked === label ? label : `${label}: ${masked}`);
 
 export interface BootstrapView extends Base {
   sentTo?: string;
@@ -37,22 +41,25 @@ export interface BootstrapView extends Base {
 }
 
 export function bootstrapPage(v: BootstrapView): string {
+  const withCode = v.mode === 'email' && !!v.sentTo;
   const lead = v.mode === 'email' ? (v.sentTo ? t('bootstrap.lead_email', { to: v.sentTo }) : t('bootstrap.no_email')) : t('bootstrap.lead_tap');
+  // With a code sent, the code is the main form; the pass is the way out.
+  const f = formErrors(v.errors, [...(withCode ? [{ name: 'code' }] : []), { name: 'pass', skipFocus: withCode }]);
   return layout({
     title: t('bootstrap.title'),
     branding: v.branding,
-    body: html`<p class="lead">${lead}</p>
-${alert(v.errors?.form)}
-${v.mode === 'email' && v.sentTo
+    body: html`<p class="lead" id="bootstrap-lead">${lead}</p>
+${f.summary}
+${withCode
   ? html`<form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'code')}
-${codeInput(v.errors)}
+${codeInput(f, ['bootstrap-lead'])}
 <div class="actions"><button type="submit">${t('code.submit')}</button></div></form>
 <form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'resend')}<button type="submit" class="secondary">${t('code.resend')}</button></form>
 <h2>${t('bootstrap.use_tap')}</h2>`
   : ''}
 <form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'tap')}
-${input('pass', t('bootstrap.tap'), v.errors, html`type="text" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64"`)}
-<div class="actions"><button type="submit" class="${v.mode === 'email' && v.sentTo ? 'secondary' : ''}">${t('code.submit')}</button></div></form>
+${input(f, 'pass', t('bootstrap.tap'), html`type="text" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="64" required`, withCode ? {} : { describedBy: ['bootstrap-lead'] })}
+<div class="actions">${withCode ? html`<button type="submit" class="secondary">${t('bootstrap.tap_submit')}</button>` : html`<button type="submit">${t('code.submit')}</button>`}</div></form>
 ${abortForm(v.uid, v.csrf, t('signin.cancel'))}`,
   });
 }
@@ -66,19 +73,21 @@ export interface ChooserView extends Base {
 }
 
 export function chooserPage(v: ChooserView): string {
+  // A preset choice: no autofocus (it would skip the lead), unless the choice is in error.
+  const f = formErrors(v.errors, v.kinds.length ? [{ name: 'kind', id: `kind-${v.kinds[0]}`, skipFocus: true }] : []);
   return layout({
     title: t('register.title'),
     branding: v.branding,
     body: html`<p class="lead">${t('register.lead', { need: v.need, have: v.have })}</p>
-${alert(v.errors?.form)}
-${v.registered.length ? html`<p>${t('register.done_list')}</p><ul>${v.registered.map((r) => html`<li>${r.label}: ${r.masked}</li>`)}</ul>` : ''}
+${f.summary}
+${v.registered.length ? html`<p id="registered">${t('register.done_list')}</p><ul aria-labelledby="registered">${v.registered.map((r) => html`<li>${labelled(r.label, r.masked)}</li>`)}</ul>` : ''}
 <form method="post" action="${v.action}">${hidden(v.csrf, 'choose')}
-<fieldset><legend>${t('register.choose')}</legend>
+<fieldset${f.describeGroup('kind')}><legend>${t('register.choose')}</legend>
 ${v.kinds.map(
-  (k, i) => html`<div class="choice"><input type="radio" name="kind" id="kind-${k}" value="${k}"${i === 0 ? ' checked' : ''}>
+  (k, i) => html`<div class="choice"><input type="radio" name="kind" id="kind-${k}" value="${k}"${i === 0 ? ' checked' : ''}${f.autofocus(`kind-${k}`)}>
 <label for="kind-${k}">${t(`method.${k}`)}<span class="hint"> – ${t(`method.${k}.hint`)}</span></label></div>`,
 )}
-</fieldset>
+</fieldset>${fieldError('kind', f.error('kind'))}
 <div class="actions"><button type="submit">${t('register.next')}</button></div></form>
 ${v.canPostpone ? html`<form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'postpone')}<button type="submit" class="secondary">${t('register.postpone')}</button></form>` : ''}`,
   });
@@ -90,21 +99,31 @@ export interface MethodInputView extends Base {
 }
 
 export function methodInputPage(v: MethodInputView): string {
-  const fields =
+  const fields: FormField[] =
     v.kind === 'email'
-      ? input('email', t('register.email'), v.errors, html`type="email" autocomplete="email" maxlength="254" required value="${v.values.email ?? ''}"${v.errors?.fields?.email ? '' : html` autofocus`}`)
-      : html`${input('phone', t('register.phone'), v.errors, html`type="tel" autocomplete="tel" maxlength="32" required value="${v.values.phone ?? ''}"${v.errors?.fields?.phone ? '' : html` autofocus`}`, t('register.phone_hint'))}
-${v.kind === 'office_phone' ? input('extension', t('register.extension'), v.errors, html`type="text" inputmode="numeric" maxlength="8" value="${v.values.extension ?? ''}"`) : ''}
-<fieldset><legend>${t('register.channel')}</legend>
-<div class="choice"><input type="radio" name="channel" id="channel-sms" value="sms"${v.kind === 'mobile_phone' ? ' checked' : ''}><label for="channel-sms">${t('register.channel_sms')}</label></div>
-<div class="choice"><input type="radio" name="channel" id="channel-voice" value="voice"${v.kind === 'office_phone' ? ' checked' : ''}><label for="channel-voice">${t('register.channel_voice')}</label></div>
-</fieldset>`;
+      ? [{ name: 'email', skipFocus: !!v.values.email }]
+      : [
+          { name: 'phone', skipFocus: !!v.values.phone },
+          ...(v.kind === 'office_phone' ? [{ name: 'extension', skipFocus: true }] : []),
+          { name: 'channel', id: 'channel-sms', skipFocus: true },
+        ];
+  const f = formErrors(v.errors, fields);
+  const channel = v.values.channel === 'sms' || v.values.channel === 'voice' ? v.values.channel : v.kind === 'office_phone' ? 'voice' : 'sms';
+  const body =
+    v.kind === 'email'
+      ? input(f, 'email', t('register.email'), html`type="email" autocomplete="email" autocapitalize="none" spellcheck="false" maxlength="254" required value="${v.values.email ?? ''}"`)
+      : html`${input(f, 'phone', t('register.phone'), html`type="tel" autocomplete="tel" maxlength="32" required value="${v.values.phone ?? ''}"`, { hint: t('register.phone_hint') })}
+${v.kind === 'office_phone' ? input(f, 'extension', t('register.extension'), html`type="text" inputmode="numeric" autocomplete="tel-extension" pattern="[0-9]*" maxlength="8" value="${v.values.extension ?? ''}"`) : ''}
+<fieldset${f.describeGroup('channel')}><legend>${t('register.channel')}</legend>
+<div class="choice"><input type="radio" name="channel" id="channel-sms" value="sms"${channel === 'sms' ? ' checked' : ''}${f.autofocus('channel-sms')}><label for="channel-sms">${t('register.channel_sms')}</label></div>
+<div class="choice"><input type="radio" name="channel" id="channel-voice" value="voice"${channel === 'voice' ? ' checked' : ''}><label for="channel-voice">${t('register.channel_voice')}</label></div>
+</fieldset>${fieldError('channel', f.error('channel'))}`;
   return layout({
     title: t(`method.${v.kind}`),
     branding: v.branding,
-    body: html`${alert(v.errors?.form)}
+    body: html`${f.summary}
 <form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'start')}
-${fields}
+${body}
 <div class="actions"><button type="submit">${t('register.next')}</button></div></form>
 <form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'back')}<button type="submit" class="secondary">${t('register.back')}</button></form>`,
   });
@@ -121,53 +140,77 @@ export interface ProofView extends Base {
   rememberDays?: number;
 }
 
-function questionsRegistration(v: ProofView): Html {
-  const count = v.questionCount ?? 3;
+type ProofPageView = ProofView & { registering: boolean };
+
+const questionNumbers = (v: ProofPageView): number[] =>
+  Array.from({ length: v.registering ? (v.questionCount ?? 3) : (v.display.questions ?? []).length }, (_, i) => i + 1);
+
+function questionsRegistration(v: ProofPageView, f: FormErrorsView): Html {
   const options = v.display.questions ?? [];
-  return html`<p class="lead">${t('register.questions_lead', { count })}</p>
-${Array.from({ length: count }, (_, i) => {
-  const n = i + 1;
+  return html`<p class="lead">${t('register.questions_lead', { count: v.questionCount ?? 3 })}</p>
+${questionNumbers(v).map((n) => {
   const q = `question_${n}`;
   const selected = v.values?.[q];
   return html`<label for="${q}">${t('register.question_n', { n })}</label>
-<select id="${q}" name="${q}" required${v.errors?.fields?.[q] ? html` aria-invalid="true" aria-describedby="${q}-error"` : ''}>
-${options.map((o, j) => html`<option value="${o.id}"${(selected ? selected === o.id : j === i) ? ' selected' : ''}>${o.text}</option>`)}
-</select>${fieldError(q, v.errors?.fields?.[q])}
-${input(`answer_${n}`, t('register.answer_n', { n }), v.errors, html`type="text" autocomplete="off" maxlength="80" required`)}`;
+<select id="${q}" name="${q}" required${f.describe(q)}${f.autofocus(q)}>
+${options.map((o, j) => html`<option value="${o.id}"${(selected ? selected === o.id : j === n - 1) ? ' selected' : ''}>${o.text}</option>`)}
+</select>${fieldError(q, f.error(q))}
+${input(f, `answer_${n}`, t('register.answer_n', { n }), html`type="text" autocomplete="off" spellcheck="false" maxlength="80" required`)}`;
 })}`;
 }
 
-function questionsChallenge(v: ProofView): Html {
+function questionsChallenge(v: ProofPageView, f: FormErrorsView): Html {
   return html`${(v.display.questions ?? []).map(
-    (q, i) => html`${input(`answer_${i + 1}`, q.text, v.errors, html`type="text" autocomplete="off" maxlength="80" required`)}`,
+    (q, i) => html`${input(f, `answer_${i + 1}`, q.text, html`type="text" autocomplete="off" spellcheck="false" maxlength="80" required`)}`,
   )}`;
 }
 
-export function proofPage(v: ProofView & { registering: boolean }): string {
+/** The QR code as an image with a text alternative; the key next to it is the same secret as text. */
+function qrCode(svg: string): Html {
+  return raw(svg.replace(/^\s*<svg\b/, `<svg role="img" aria-label="${html`${t('register.totp_qr_label')}`.value}" focusable="false"`));
+}
+
+/** The fields of a proof page in order, for the error summary and the one autofocus. */
+function proofFields(v: ProofPageView): FormField[] {
+  switch (v.kind) {
+    case 'recovery_codes':
+      // The codes must be read before the box is ticked: focus it only when it is in error.
+      return v.registering ? [{ name: 'saved', skipFocus: true }] : [{ name: 'code' }];
+    case 'security_questions':
+      return questionNumbers(v).flatMap((n) => [...(v.registering ? [{ name: `question_${n}` }] : []), { name: `answer_${n}` }]);
+    default:
+      return [{ name: 'code' }];
+  }
+}
+
+export function proofPage(v: ProofPageView): string {
+  const f = formErrors(v.errors, proofFields(v));
   let body: Html;
   switch (v.kind) {
     case 'authenticator_app':
-      body = html`${v.display.qrSvg ? html`<p class="lead">${t('register.totp_lead')}</p><div class="qr">${raw(v.display.qrSvg)}</div>
-<p>${t('register.totp_key')}: <code class="secret">${v.display.secretText ?? ''}</code></p>` : ''}
-${codeInput(v.errors)}`;
+      body = v.display.qrSvg
+        ? html`<p class="lead" id="totp-lead">${t('register.totp_lead')}</p><div class="qr">${qrCode(v.display.qrSvg)}</div>
+<p id="totp-key">${t('register.totp_key')}: <code class="secret">${v.display.secretText ?? ''}</code></p>
+${codeInput(f, ['totp-lead', 'totp-key'])}`
+        : codeInput(f);
       break;
     case 'recovery_codes':
       body = v.registering
         ? html`<p class="lead">${t('register.codes_lead')}</p><ol class="codes">${(v.display.codes ?? []).map((c) => html`<li><code>${c}</code></li>`)}</ol>
-<div class="choice"><input type="checkbox" id="saved" name="saved" value="yes" required${v.errors?.fields?.saved ? html` aria-invalid="true" aria-describedby="saved-error"` : ''}><label for="saved">${t('register.codes_saved')}</label></div>${fieldError('saved', v.errors?.fields?.saved)}`
-        : input('code', t('method.recovery_codes'), v.errors, html`type="text" autocomplete="one-time-code" autocapitalize="none" maxlength="32" required autofocus`);
+<div class="choice"><input type="checkbox" id="saved" name="saved" value="yes" required${f.describe('saved')}${f.autofocus('saved')}><label for="saved">${t('register.codes_saved')}</label></div>${fieldError('saved', f.error('saved'))}`
+        : input(f, 'code', t('recovery_codes.input'), html`type="text" autocomplete="one-time-code" autocapitalize="none" spellcheck="false" maxlength="32" required`, { hint: t('recovery_codes.input_hint') });
       break;
     case 'security_questions':
-      body = v.registering ? questionsRegistration(v) : questionsChallenge(v);
+      body = v.registering ? questionsRegistration(v, f) : questionsChallenge(v, f);
       break;
     default:
-      body = html`<p class="lead">${t('code.sent', { to: v.display.sentTo ?? '' })}</p>${codeInput(v.errors)}`;
+      body = html`<p class="lead" id="code-sent">${t('code.sent', { to: v.display.sentTo ?? '' })}</p>${codeInput(f, ['code-sent'])}`;
   }
   const resendable = v.kind === 'email' || v.kind === 'mobile_phone' || v.kind === 'office_phone';
   return layout({
     title: t(`method.${v.kind}`),
     branding: v.branding,
-    body: html`${alert(v.errors?.form)}
+    body: html`${f.summary}
 <form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'finish')}
 ${body}
 ${v.rememberDays ? html`<div class="choice"><input type="checkbox" id="remember" name="remember" value="yes"><label for="remember">${t('second_factor.remember', { days: v.rememberDays })}</label></div>` : ''}
