@@ -1,10 +1,15 @@
 /** The page frame every rekey page shares: header with the product name, main card, footer. */
 import { html, type Html } from './html.ts';
-import { t } from '../../src/i18n/index.ts';
+import { currentLocale, t } from '../../src/i18n/index.ts';
 
 export interface Branding {
   productName: string;
   helpdeskUrl?: string;
+  /** Logo next to the product name (LOGO_FILE is served as /assets/logo). */
+  logoUrl?: string;
+  footerLinks?: readonly { label: string; url: string }[];
+  /** Changes when the theme or logo changes, so browsers fetch them again at once. */
+  assetVersion?: string;
 }
 
 export interface PageOptions {
@@ -13,24 +18,33 @@ export interface PageOptions {
   branding: Branding;
   /** Wider card for tables (dev outbox, demo claims). */
   wide?: boolean;
+  /** More of rekey's own stylesheets (e.g. the admin dashboard's). */
+  stylesheets?: readonly string[];
 }
 
-export function layout({ title, body, branding, wide }: PageOptions): string {
-  return `<!doctype html>\n${html`<html lang="en">
+export function layout({ title, body, branding, wide, stylesheets = [] }: PageOptions): string {
+  const v = branding.assetVersion ? `?v=${branding.assetVersion}` : '';
+  const links = [
+    ...(branding.helpdeskUrl ? [{ label: t('helpdesk'), url: branding.helpdeskUrl }] : []),
+    ...(branding.footerLinks ?? []),
+  ];
+  return `<!doctype html>\n${html`<html lang="${currentLocale()}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title} – ${branding.productName}</title>
-<link rel="stylesheet" href="/assets/rekey.css">
-</head>
+<link rel="stylesheet" href="/assets/rekey.css${v}">
+<link rel="stylesheet" href="/assets/theme.css${v}">
+${stylesheets.map((href) => html`<link rel="stylesheet" href="${href}${v}">
+`)}</head>
 <body>
-<header class="top"><span class="brand">${branding.productName}</span></header>
+<header class="top"><span class="brand">${branding.logoUrl ? html`<img class="logo" src="${branding.logoUrl}" alt="">` : ''}${branding.productName}</span></header>
 <main class="${wide ? 'card wide' : 'card'}">
 <h1>${title}</h1>
 ${body}
 </main>
-<footer class="foot">${branding.helpdeskUrl ? html`<a href="${branding.helpdeskUrl}">${t('helpdesk')}</a>` : ''}</footer>
+${links.length ? html`<footer class="foot"><ul>${links.map((l) => html`<li><a href="${l.url}">${l.label}</a></li>`)}</ul></footer>` : html`<footer class="foot"></footer>`}
 </body>
 </html>`.value}`;
 }
