@@ -14,6 +14,7 @@ import { securityHeaders } from '../interactions/http/security-headers.ts';
 import { errorHandler } from '../interactions/http/error-handler.ts';
 import { requestLog } from '../interactions/http/request-log.ts';
 import { healthRoutes } from '../interactions/ops/health.ts';
+import { metricsRoutes } from '../interactions/ops/metrics.ts';
 import { assetRoutes } from '../interactions/ops/assets.ts';
 import { signinRoutes } from '../interactions/signin/routes.ts';
 import { passwordStage } from '../interactions/signin/password-stage.ts';
@@ -78,6 +79,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   provider.use(errorHandler(branding, services.log));
   for (const router of [
     healthRoutes(services.store),
+    metricsRoutes(services.metrics, config.METRICS_TOKEN, services.log),
     assetRoutes(kit),
     resetRoutes(provider, services, branding),
     resetApiRoutes(services),

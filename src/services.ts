@@ -30,6 +30,10 @@ import { DevOutbox } from '../adapters/delivery/dev-outbox.ts';
 import { ChannelRouter, SmtpSender } from '../adapters/delivery/smtp.ts';
 import { TwilioSender } from '../adapters/delivery/twilio.ts';
 import { WebhookSender } from '../adapters/delivery/webhook.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { auditFeed } from './metrics/audit-feed.ts';
+import { measuredStore } from './metrics/measured-store.ts';
+import { measuredHasher } from './metrics/measured-hasher.ts';
 
 export interface Services {
   config: Config;
@@ -51,6 +55,8 @@ export interface Services {
   audit: Audit;
   resets: ResetFlows;
   devices: RememberedDevices;
+  /** Prometheus metrics, only with `METRICS=on`. */
+  metrics?: Metrics;
   close(): Promise<void>;
 }
 
@@ -96,13 +102,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   setDefaultLocale(config.DEFAULT_LOCALE);
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const keys = loadKeyMaterial(config);
-  const store = overrides.store ?? (await openStore(config, clock));
+  const metrics = config.METRICS === 'on' ? createMetrics() : undefined;
+  const rawStore = overrides.store ?? (await openStore(config, clock));
+  const store = metrics ? measuredStore(rawStore, metrics.storeSeconds) : rawStore;
   const hmac = new Hmac(keys.hmacKeys);
-  const hasher = new PasswordHasher({
+  const plainHasher = new PasswordHasher({
     memoryCost: config.ARGON2_MEMORY_KIB,
     timeCost: config.ARGON2_TIME_COST,
     parallelism: config.ARGON2_PARALLELISM,
   });
+  const hasher = metrics ? measuredHasher(plainHasher, metrics.argon2Seconds) : plainHasher;
   const rules = new PasswordRules({ minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH }, hasher);
   const limits = new SigninLimits(
     store,
@@ -165,6 +174,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const methods = buildMethods(methodDeps, config.SSPR_METHODS);
   const accessPasses = new AccessPasses(store, hmac, clock);
   const audit = new Audit(store, log, clock, config.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000);
+  if (metrics) audit.onRecord(auditFeed(metrics));
   // Inside a reset, sending is asynchronous: the answer must neither wait for nor reveal the
   // delivery (decoys make none). A failure goes to audit and the logs, never to the page.
   const backgroundSender: MessageSender = {
@@ -217,6 +227,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     audit,
     resets,
     devices: new RememberedDevices(accounts, hmac, clock, config.REMEMBER_DEVICE_DAYS),
+    ...(metrics ? { metrics } : {}),
     close: () => store.close(),
   };
 }

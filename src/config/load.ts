@@ -110,6 +110,9 @@ function checkCombinations(c: ParsedConfig): void {
     );
   }
   if (!c.TWILIO_API_BASE.startsWith('https:')) refuse(`TWILIO_API_BASE=${c.TWILIO_API_BASE} is not https`);
+  if (c.METRICS === 'on' && !c.METRICS_TOKEN) {
+    refuse('METRICS=on but METRICS_TOKEN (or METRICS_TOKEN_FILE) is not set; production serves metrics only to scrapers that send the token');
+  }
 }
 
 /** The self-service password reset policy must be satisfiable, for users and for admins. */

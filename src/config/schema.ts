@@ -871,6 +871,22 @@ export const settings = {
     allowed: 'integer 1000–30000',
     parse: int(1000, 30000, 10000),
   }),
+  METRICS: setting({
+    group: 'Operations',
+    description:
+      'Serve Prometheus metrics at `/metrics` (sign-ins, second factors, registrations, resets, codes, throttles, lockouts, argon2 and store latency, process metrics). `off` answers 404. Scrapers send `Authorization: Bearer $METRICS_TOKEN`; production refuses `on` without a token; elsewhere `on` without a token serves them to anyone (start-up logs a warning).',
+    defaultText: 'off',
+    allowed: 'off, on',
+    parse: oneOf(['off', 'on'] as const, 'off'),
+  }),
+  METRICS_TOKEN: setting({
+    group: 'Operations',
+    description: 'Bearer token a Prometheus scraper must send to read `/metrics` (`METRICS=on`).',
+    defaultText: '(unset)',
+    allowed: '≥ 32 characters without spaces (e.g. `openssl rand -hex 32`)',
+    secret: true,
+    parse: optionalString((v) => /^\S{32,}$/.test(v)),
+  }),
 } as const;
 
 export type Settings = typeof settings;
