@@ -13,6 +13,7 @@ import { localeMiddleware } from '../interactions/http/locale.ts';
 import { securityHeaders } from '../interactions/http/security-headers.ts';
 import { errorHandler } from '../interactions/http/error-handler.ts';
 import { requestLog } from '../interactions/http/request-log.ts';
+import { auditScope } from '../interactions/http/audit-scope.ts';
 import { healthRoutes } from '../interactions/ops/health.ts';
 import { metricsRoutes } from '../interactions/ops/metrics.ts';
 import { assetRoutes } from '../interactions/ops/assets.ts';
@@ -64,8 +65,8 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
 
   const stages = [
-    passwordStage({ accounts: services.accounts, branding, resetEnabled: config.SSPR_SCOPE !== 'none' }),
-    changePasswordStage({ accounts: services.accounts, notifications: services.notifications, branding, clock: services.clock }),
+    passwordStage({ accounts: services.accounts, audit: services.audit, branding, resetEnabled: config.SSPR_SCOPE !== 'none' }),
+    changePasswordStage({ accounts: services.accounts, notifications: services.notifications, audit: services.audit, branding, clock: services.clock }),
     bootstrapStage(services, branding),
     secondFactorStage(services, branding),
     registrationStage(services, branding),
@@ -74,6 +75,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const securityInfoStages = [bootstrapStage(services, branding), registrationStage(services, branding), reconfirmStage(services, branding)];
 
   provider.use(requestLog(services.log));
+  provider.use(auditScope(config.TRUST_PROXY_HOPS));
   provider.use(securityHeaders(kit.imgOrigin ? { imgOrigin: kit.imgOrigin } : {}));
   provider.use(localeMiddleware({ defaultLocale: config.DEFAULT_LOCALE, secureCookie: config.ISSUER.startsWith('https:') }));
   provider.use(errorHandler(branding, services.log));

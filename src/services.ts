@@ -179,9 +179,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   // delivery (decoys make none). A failure goes to audit and the logs, never to the page.
   const backgroundSender: MessageSender = {
     send: async (message) => {
-      void sender.send(message).catch((err: unknown) =>
-        audit.record({ type: 'code.delivery_failed', outcome: 'failure', reason: (err as Error).message.slice(0, 200), details: { purpose: 'reset', channel: message.channel } }),
-      );
+      // The account and method come from the reset's audit scope; the cause goes to the log
+      // only (a gateway's error text may name the destination).
+      void sender.send(message).catch((err: unknown) => {
+        log.warn({ event: 'code_delivery_failed', purpose: 'reset', channel: message.channel, err: (err as Error).message });
+        return audit.record({ type: 'code.delivery_failed', outcome: 'failure', reason: 'delivery_failed', details: { purpose: 'reset', channel: message.channel } });
+      });
     },
   };
   const resetDelivery: CodeDeliveryDeps = { ...codeDelivery, sender: backgroundSender };

@@ -15,6 +15,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Services } from '../../src/services.ts';
+import { lockoutEvent } from '../../src/domain/accounts.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
@@ -115,7 +116,7 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
       return ctx.redirect(ACCOUNT_PATHS.login);
     }
     const ip = clientIp(ctx, config.TRUST_PROXY_HOPS);
-    const who = { accountId: account.id, actor: 'self', ip, userAgent: ctx.get('user-agent').slice(0, 200) };
+    const who = { accountId: account.id, actor: 'self', ip, userAgent: ctx.get('user-agent').slice(0, 200), details: { via: 'self' } };
     const current = field(ctx, 'current', MAX_PASSWORD) ?? '';
     const password = field(ctx, 'password', MAX_PASSWORD) ?? '';
     const confirm = field(ctx, 'confirm', MAX_PASSWORD) ?? '';
@@ -135,6 +136,7 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
         return form(ctx, account, 400, { fields: { current: t('account.password_wrong') } });
       case 'failed':
         await audit.record({ type: 'password.changed', outcome: 'failure', ...who, reason: 'password_wrong' });
+        if (checked.lockStarted) await audit.record({ ...lockoutEvent(checked.lockStarted, checked.target, 'password'), actor: 'self', ip, userAgent: who.userAgent });
         return form(ctx, account, 400, { fields: { current: t('account.password_wrong') } });
       case 'temporary_password_expired':
         await audit.record({ type: 'password.changed', outcome: 'failure', ...who, reason: 'temporary_password_expired' });

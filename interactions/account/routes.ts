@@ -25,6 +25,8 @@ import type { Services } from '../../src/services.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
 import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, RecoveryCodesMethod, StepDisplay } from '../../src/domain/methods/types.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
+import { lockoutEvent } from '../../src/domain/accounts.ts';
+import { codeEvent } from '../../src/domain/methods/code-events.ts';
 import { remainingCodes } from '../../src/domain/methods/recovery-codes.ts';
 import { RecentProofs, type RecentProof } from '../../src/domain/recent-proof.ts';
 import { notifySecurityInfoChanged } from '../../src/domain/security-info-notice.ts';
@@ -372,7 +374,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     const proof = await proofs.record(r.account.id, r.sessionUid, { passwordAt: r.state.passwordAt!, ...(method ? { method } : {}) });
     delete r.state.passwordAt;
     delete r.state.challenge;
-    await audit.record({ type: 'security_info.proven', outcome: 'success', ...auditContext(r), details: { method: method ?? 'password_only' } });
+    await audit.record({ type: 'security_info.proven', outcome: 'success', ...auditContext(r), details: { method: method ?? 'password_only', ...(method ? { kind: method } : {}) } });
     return proof;
   }
 
@@ -391,16 +393,19 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         return {};
       case 'failed':
         await audit.record({ type: 'security_info.password', outcome: 'failure', ...auditContext(r), reason: 'password_wrong' });
+        if (result.lockStarted) await audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ...auditContext(r) });
         return { status: 401, errors: { fields: { password: t('account.password_wrong') } } };
       case 'temporary_password_expired':
+        await audit.record({ type: 'security_info.password', outcome: 'failure', ...auditContext(r), reason: 'temporary_expired' });
         return { status: 401, errors: { form: t('signin.temporary_expired') } };
       case 'locked':
-        await audit.record({ type: 'security_info.password', outcome: 'blocked', ...auditContext(r), reason: 'locked' });
+        await audit.record({ type: 'security_info.password', outcome: 'blocked', ...auditContext(r), reason: result.hard ? 'locked_hard' : 'locked' });
         return {
           status: 429,
           errors: { form: result.hard ? t('signin.locked_hard') : t('signin.locked', { minutes: minutes(result.retryAfterSeconds) }) },
         };
       case 'ip_throttled':
+        await audit.record({ type: 'security_info.password', outcome: 'blocked', ...auditContext(r), reason: 'ip_throttled' });
         return { status: 429, errors: { form: t('signin.ip_throttled', { minutes: minutes(result.retryAfterSeconds) }) } };
     }
   });
@@ -410,17 +415,9 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
   async function startChallenge(r: Req, record: MethodRecord, input: FormInput): Promise<Outcome> {
     const method = methods.get(record.kind)!;
     const started = await method.startChallenge(methodContext(r, 'security_info'), record as never, input);
-    if (!started.ok) {
-      const throttled = started.error.id === 'send_throttled';
-      if (throttled || started.error.id === 'delivery_failed') {
-        await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'security_info', kind: record.kind } });
-      }
-      return { status: throttled ? 429 : 400, errors: { form: t(started.error.id, started.error.vars) } };
-    }
-    const channel = started.value.pending.channel;
-    if (typeof channel === 'string') {
-      await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'security_info', kind: record.kind, channel, to: started.value.display.sentTo ?? '' } });
-    }
+    const event = codeEvent('security_info', record.kind, started);
+    if (event) await audit.record({ ...event, ...auditContext(r) });
+    if (!started.ok) return { status: started.error.id === 'send_throttled' ? 429 : 400, errors: { form: t(started.error.id, started.error.vars) } };
     r.state.challenge = {
       methodId: record.id,
       kind: record.kind,
@@ -477,7 +474,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         const fails = await store.counters.get(failKey(account.id));
         if (fails && fails.count >= PROOF_FAILURE_LIMIT && fails.resetAt > clock()) {
           delete state.challenge;
-          await audit.record({ type: 'security_info.proof', outcome: 'blocked', ...auditContext(r), details: { kind: ch.kind } });
+          await audit.record({ type: 'security_info.proof', outcome: 'blocked', ...auditContext(r), reason: 'too_many_failures', details: { kind: ch.kind } });
           return { status: 429, errors: { form: t('account.proof.blocked') } };
         }
         const method = methods.get(ch.kind)!;
@@ -485,7 +482,9 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         if (!verified.ok) {
           await store.counters.hit(failKey(account.id), PROOF_FAILURE_WINDOW_MS);
           ch.failures += 1;
-          await audit.record({ type: 'code.failed', outcome: 'failure', ...auditContext(r), reason: verified.error.id, details: { purpose: 'security_info', kind: ch.kind } });
+          const channel: Record<string, string> = typeof ch.pending.channel === 'string' ? { channel: ch.pending.channel } : {};
+          await audit.record({ type: 'code.failed', outcome: 'failure', ...auditContext(r), reason: verified.error.id, details: { purpose: 'security_info', kind: ch.kind, ...channel } });
+          await audit.record({ type: 'security_info.proof', outcome: 'failure', ...auditContext(r), reason: verified.error.id, details: { kind: ch.kind } });
           if (verified.error.final || ch.failures >= config.CODE_MAX_ATTEMPTS) {
             delete state.challenge;
             return { status: 400, errors: { form: t(verified.error.final ? verified.error.id : 'code_exhausted', verified.error.vars) } };
@@ -539,17 +538,9 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
 
   async function startAdd(r: Req, kind: MethodKind, input: FormInput): Promise<FormErrors | undefined> {
     const started = await methods.get(kind)!.startRegistration(methodContext(r, 'register'), input);
-    if (!started.ok) {
-      const throttled = started.error.id === 'send_throttled';
-      if (throttled || started.error.id === 'delivery_failed') {
-        await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'register', kind } });
-      }
-      return toErrors(started.error);
-    }
-    const channel = started.value.pending.channel;
-    if (typeof channel === 'string') {
-      await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'register', kind, channel, to: started.value.display.sentTo ?? '' } });
-    }
+    const event = codeEvent('register', kind, started);
+    if (event) await audit.record({ ...event, ...auditContext(r) });
+    if (!started.ok) return toErrors(started.error);
     r.state.add = { kind, pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)), values: pick(input, ['email', 'phone', 'extension', 'channel']) };
     return undefined;
   }

@@ -5,6 +5,7 @@
  */
 import type { Services } from '../../src/services.ts';
 import { checkCode, sendCode } from '../../src/domain/methods/code-delivery.ts';
+import { codeEvent } from '../../src/domain/methods/code-events.ts';
 import { maskEmail } from '../../src/domain/methods/mask.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
@@ -23,12 +24,9 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
     const to = primary(r);
     if (mode !== 'email' || !to) return undefined;
     const sent = await sendCode(codeDelivery, methodContext(r, clock, 'bootstrap'), 'email', to, {});
-    if (!sent.ok) {
-      const throttled = sent.error.id === 'send_throttled';
-      await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'bootstrap', channel: 'email' } });
-      return { form: t(sent.error.id, sent.error.vars) };
-    }
-    await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'bootstrap', channel: 'email', to: maskEmail(to) } });
+    const event = codeEvent('bootstrap', undefined, sent.ok ? { ok: true, value: { pending: sent.value, display: { sentTo: maskEmail(to) } } } : sent);
+    if (event) await audit.record({ ...event, ...auditContext(r) });
+    if (!sent.ok) return { form: t(sent.error.id, sent.error.vars) };
     r.state.bootstrap = { pending: sent.value, sentTo: maskEmail(to) };
     return undefined;
   }
@@ -73,7 +71,8 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       } else if (action === 'code' && mode === 'email') {
         const checked = await checkCode(codeDelivery, methodContext(r, clock, 'bootstrap'), r.state.bootstrap?.pending ?? {}, { code: field(r.ctx, 'code', 20) });
         if (!checked.ok) {
-          await audit.record({ type: 'code.failed', outcome: 'failure', ...auditContext(r), reason: checked.error.id, details: { purpose: 'bootstrap' } });
+          await audit.record({ type: 'code.failed', outcome: 'failure', ...auditContext(r), reason: checked.error.id, details: { purpose: 'bootstrap', channel: 'email' } });
+          await audit.record({ type: 'bootstrap.failed', outcome: 'failure', ...auditContext(r), reason: checked.error.id, details: { via: 'email' } });
           if (checked.error.final) delete r.state.bootstrap;
           return { done: false, status: 400, errors: { fields: { code: t(checked.error.id, checked.error.vars) } } };
         }

@@ -1,6 +1,7 @@
 /** Stage 2: a temporary password must be replaced before the sign-in finishes. */
 import type { Accounts } from '../../src/domain/accounts.ts';
 import type { Notifications } from '../../src/domain/notifications.ts';
+import type { Audit } from '../../src/domain/audit.ts';
 import type { Clock } from '../../src/store/types.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
@@ -8,7 +9,7 @@ import { changePasswordPage } from '../views/pages/change-password.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageResult } from './stage.ts';
 
-export function changePasswordStage(deps: { accounts: Accounts; notifications: Notifications; branding: Branding; clock: Clock }): Stage {
+export function changePasswordStage(deps: { accounts: Accounts; notifications: Notifications; audit: Audit; branding: Branding; clock: Clock }): Stage {
   const rules = deps.accounts.rules;
   return {
     name: 'new-password',
@@ -29,6 +30,14 @@ export function changePasswordStage(deps: { accounts: Accounts; notifications: N
       if (!password) return { done: false, status: 400, errors: { fields: { password: t('password_too_short', { min: rules.minLength }) } } };
       if (password !== confirm) return { done: false, status: 400, errors: { fields: { confirm: t('password_mismatch') } } };
       const problem = await deps.accounts.changePassword(account.id, password, { signOutEverywhere: true });
+      await deps.audit.record({
+        type: 'password.changed',
+        outcome: problem ? 'failure' : 'success',
+        accountId: account.id,
+        ip: r.ip,
+        ...(problem ? { reason: problem } : {}),
+        details: { via: 'temporary' },
+      });
       if (problem) {
         return { done: false, status: 400, errors: { fields: { password: t(problem, { min: rules.minLength, max: rules.maxLength }) } } };
       }

@@ -1,12 +1,36 @@
-/** Stage 1: login name or email + password. Every failure shows one generic message. */
-import type { Accounts } from '../../src/domain/accounts.ts';
+/**
+ * Stage 1: login name or email + password. Every failure shows one generic message; the
+ * audit trail records why (`signin.password`), and when a failure locks the account
+ * (`lockout.started`).
+ */
+import { lockoutEvent, type Accounts, type SigninResult, type SigninTarget } from '../../src/domain/accounts.ts';
+import type { Audit, AuditEvent } from '../../src/domain/audit.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
 import { signinPage } from '../views/pages/signin.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageRequest, StageResult } from './stage.ts';
 
-export function passwordStage(deps: { accounts: Accounts; branding: Branding; resetEnabled: boolean }): Stage {
+/** The `signin.password` event of an attempt: the account, or a keyed hash of an unknown identifier (never the identifier). */
+function signinEvent(result: SigninResult, client: string): AuditEvent {
+  const type = 'signin.password';
+  const about = (t: SigninTarget): Pick<AuditEvent, 'accountId' | 'details'> =>
+    t.accountId ? { accountId: t.accountId, details: { client } } : { details: { client, ...(t.identifierHash ? { identifierHash: t.identifierHash } : {}) } };
+  switch (result.outcome) {
+    case 'ok':
+      return { type, outcome: 'success', accountId: result.account.id, details: { client, ...(result.mustChangePassword ? { mustChangePassword: true } : {}) } };
+    case 'failed':
+      return { type, outcome: 'failure', reason: result.reason, ...about(result.target) };
+    case 'temporary_password_expired':
+      return { type, outcome: 'failure', reason: 'temporary_expired', ...about(result.target) };
+    case 'locked':
+      return { type, outcome: 'blocked', reason: result.hard ? 'locked_hard' : 'locked', ...about(result.target) };
+    case 'ip_throttled':
+      return { type, outcome: 'blocked', reason: 'ip_throttled', details: { client } };
+  }
+}
+
+export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding: Branding; resetEnabled: boolean }): Stage {
   const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
   return {
     name: 'password',
@@ -29,6 +53,8 @@ export function passwordStage(deps: { accounts: Accounts; branding: Branding; re
         return { done: false, status: 400, errors: { form: t('signin.missing') } };
       }
       const result = await deps.accounts.authenticate(identifier, password, r.ip, { moreFactorsFollow: true });
+      await deps.audit.record({ ...signinEvent(result, r.clientId), ip: r.ip });
+      if (result.outcome === 'failed' && result.lockStarted) await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
       switch (result.outcome) {
         case 'ok':
           r.state.accountId = result.account.id;

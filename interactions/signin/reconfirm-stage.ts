@@ -30,7 +30,8 @@ export function reconfirmStage(services: Services, branding: Branding): Stage {
       const now = clock();
       r.account = await accounts.update(r.account!.id, (a) => ({ ...a, methods: methodsOf(a).map((m) => ({ ...m, confirmedAt: now })) }));
       r.state.passed.push('reconfirm');
-      await audit.record({ type: 'method.confirmed', outcome: 'success', ...auditContext(r), details: { count: methodsOf(r.account).length } });
+      const kinds = methodsOf(r.account).map((m) => m.kind);
+      await audit.record({ type: 'method.confirmed', outcome: 'success', ...auditContext(r), details: { count: kinds.length, kinds: [...new Set(kinds)].join(',') } });
       return { done: true };
     },
   };

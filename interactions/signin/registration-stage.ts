@@ -14,6 +14,7 @@ import type { Branding } from '../views/layout.ts';
 import { amrOf, auditContext, methodContext } from './method-context.ts';
 import type { FormErrors, Stage, StageRequest, StageResult } from './stage.ts';
 import type { MethodError } from '../../src/domain/methods/types.ts';
+import { codeEvent } from '../../src/domain/methods/code-events.ts';
 
 const NEEDS_INPUT: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
 
@@ -36,17 +37,9 @@ export function registrationStage(services: Services, branding: Branding): Stage
   async function start(r: StageRequest, kind: MethodKind, input: FormInput): Promise<{ errors: FormErrors; status: number } | undefined> {
     const method = methods.get(kind)!;
     const started = await method.startRegistration(methodContext(r, clock, 'register'), input);
-    if (!started.ok) {
-      const throttled = started.error.id === 'send_throttled';
-      if (throttled || started.error.id === 'delivery_failed') {
-        await audit.record({ type: throttled ? 'code.throttled' : 'code.delivery_failed', outcome: throttled ? 'blocked' : 'failure', ...auditContext(r), details: { purpose: 'register', kind } });
-      }
-      return { errors: toErrors(started.error), status: throttled ? 429 : 400 };
-    }
-    const channel = started.value.pending.channel;
-    if (typeof channel === 'string') {
-      await audit.record({ type: 'code.sent', outcome: 'success', ...auditContext(r), details: { purpose: 'register', kind, channel, to: started.value.display.sentTo ?? '' } });
-    }
+    const event = codeEvent('register', kind, started);
+    if (event) await audit.record({ ...event, ...auditContext(r) });
+    if (!started.ok) return { errors: toErrors(started.error), status: started.error.id === 'send_throttled' ? 429 : 400 };
     r.state.registration = { kind, pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)), values: pickValues(input) };
     return undefined;
   }
@@ -148,6 +141,7 @@ export function registrationStage(services: Services, branding: Branding): Stage
           if ((account.registrationPostponed ?? 0) >= policy.options.postponeLimit || policy.needsSecondFactorRegistration(account)) return fail({ form: t('method_not_allowed') });
           r.account = await accounts.update(account.id, (a) => ({ ...a, registrationPostponed: (a.registrationPostponed ?? 0) + 1 }));
           r.state.postponed = true;
+          await audit.record({ type: 'registration.postponed', outcome: 'success', ...auditContext(r), details: { count: r.account.registrationPostponed ?? 1 } });
           return { done: true };
         }
         default:

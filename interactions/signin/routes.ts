@@ -18,6 +18,7 @@ import { SigninStates, type SigninState } from './state.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 import type { Stage, StageRequest } from './stage.ts';
 import { consentPage } from '../views/pages/consent.ts';
+import { DEVICE_COOKIE } from './second-factor-stage.ts';
 
 export interface SigninRoutesDeps {
   provider: Provider;
@@ -78,6 +79,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       uid: details.uid,
       state,
       clientName: client?.clientName ?? String(details.params.client_id),
+      clientId: String(details.params.client_id),
       ip: clientIp(ctx, services.config.TRUST_PROXY_HOPS),
       mfaRequested,
       mfaRequired,
@@ -104,6 +106,13 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     ctx.redirect(redirectTo);
   }
 
+  /** Did a remembered device stand in for the second factor this account must use? */
+  function rememberedDevice(r: StageRequest, amr: string[]): boolean {
+    const account = r.account;
+    if (!account || amr.includes('mfa') || !services.policy.requiresSecondFactor(account)) return false;
+    return services.policy.secondFactorMethods(account).length > 0 && !!services.devices.valid(account, r.ctx.cookies.get(DEVICE_COOKIE, { signed: true }));
+  }
+
   function show(ctx: Context, page: string, status = 200): void {
     noStore(ctx);
     ctx.status = status;
@@ -124,10 +133,19 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
       const amr = withMfa(state.amr);
       const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD;
+      const facts = { client: request.clientId, acr, amr: amr.join(','), ...(state.stepUp ? { stepUp: true } : {}) };
       if (request.mfaRequired && acr !== ACR_MFA) {
+        await services.audit.record({ type: 'signin.failed', outcome: 'failure', accountId: state.accountId!, ip: request.ip, reason: 'unmet_authentication_requirements', details: facts });
         return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
       }
       await services.accounts.signinSucceeded(state.accountId!);
+      await services.audit.record({
+        type: 'signin.completed',
+        outcome: 'success',
+        accountId: state.accountId!,
+        ip: request.ip,
+        details: { ...facts, rememberedDevice: rememberedDevice(request, amr) },
+      });
       return finish(ctx, details.uid, state, {
         login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
         // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
@@ -173,9 +191,17 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   });
 
   router.post('/abort', body, async (ctx) => {
-    const { details, state } = await load(ctx);
+    const { details, state, request } = await load(ctx);
     checkCsrf(ctx, state);
     await states.drop(details.uid);
+    await services.audit.record({
+      type: 'signin.failed',
+      outcome: 'failure',
+      ...(state.accountId ? { accountId: state.accountId } : {}),
+      ip: request.ip,
+      reason: 'aborted',
+      details: { client: request.clientId, prompt: details.prompt.name },
+    });
     const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'End-User aborted interaction' }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(redirectTo);

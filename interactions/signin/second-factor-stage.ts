@@ -5,6 +5,8 @@
  * account's sign-in lockout and is an audit event.
  */
 import type { Services } from '../../src/services.ts';
+import { lockoutEvent } from '../../src/domain/accounts.ts';
+import { codeEvent } from '../../src/domain/methods/code-events.ts';
 import type { MethodError, MethodRecord, StepDisplay } from '../../src/domain/methods/types.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
 import { BadRequest } from '../../src/errors.ts';
@@ -76,7 +78,11 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       const what = field(r.ctx, 'action', 20);
       const fail = (errors: FormErrors, status = 400): StageResult => ({ done: false, status, errors });
       const lock = await accounts.lockState(account.id);
-      if (lock.locked) return fail({ form: lock.hard ? t('signin.locked_hard') : t('signin.locked', { minutes: Math.max(1, Math.ceil((lock.retryAfterSeconds ?? 60) / 60)) }) }, 429);
+      if (lock.locked) {
+        const kind = kept(r).record?.kind;
+        await audit.record({ type: 'second_factor.failed', outcome: 'blocked', ...auditContext(r), reason: lock.hard ? 'locked_hard' : 'locked', ...(kind ? { details: { kind } } : {}) });
+        return fail({ form: lock.hard ? t('signin.locked_hard') : t('signin.locked', { minutes: Math.max(1, Math.ceil((lock.retryAfterSeconds ?? 60) / 60)) }) }, 429);
+      }
       const ctx = methodContext(r, clock, 'signin');
 
       if (what === 'choose' || what === 'resend') {
@@ -84,6 +90,8 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
         const { record, channel } = what === 'resend' ? kept(r) : { record: byRef(r, ref ?? ''), channel: chosenChannel };
         if (!record) return fail({ form: t('method_unknown') });
         const started = await methods.get(record.kind)!.startChallenge(ctx, record as never, channel ? { channel } : {});
+        const event = codeEvent('second_factor', record.kind, started);
+        if (event) await audit.record({ ...event, ...auditContext(r) });
         if (!started.ok) return fail(toErrors(started.error), started.error.id === 'send_throttled' ? 429 : 400);
         r.state.secondFactor = { ref: keep(record, channel), pending: started.value.pending, display: box.seal(JSON.stringify(started.value.display)) };
         return { done: false, again: true };
@@ -100,8 +108,9 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       const method = methods.get(record.kind)!;
       const verified = await method.verifyChallenge(ctx, record as never, current.pending, input);
       if (!verified.ok) {
-        await accounts.recordSecondFactorFailure(account.id, r.ip);
+        const lockStarted = await accounts.recordSecondFactorFailure(account.id, r.ip);
         await audit.record({ type: 'second_factor.failed', outcome: 'failure', ...auditContext(r), reason: verified.error.id, details: { kind: record.kind } });
+        if (lockStarted) await audit.record({ ...lockoutEvent(lockStarted, { accountId: account.id }, 'second_factor'), ...auditContext(r) });
         if (verified.error.final) delete current.pending;
         return fail(toErrors(verified.error));
       }

@@ -13,6 +13,8 @@ export interface StageRequest {
   state: SigninState;
   account?: AccountRecord;
   clientName: string;
+  /** The relying party's client_id (audit events name it). */
+  clientId: string;
   /** oidc-provider's `login_hint`, if the client sent one. */
   loginHint?: string;
   ip: string;

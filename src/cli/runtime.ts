@@ -20,7 +20,8 @@ export function out(...lines: string[]): void {
 /**
  * Wraps a command action: loads the configuration, opens the services, runs the action and
  * always closes the services. Commander passes the action's arguments through. The domain is
- * imported here, not at start-up, so `--help` stays quick.
+ * imported here, not at start-up, so `--help` stays quick. Every audit event the action
+ * records carries `actor: cli`.
  */
 export function withServices<A extends unknown[]>(
   action: (services: Services, ...args: A) => Promise<void>,
@@ -32,8 +33,9 @@ export function withServices<A extends unknown[]>(
     const config = loadConfig();
     // Logs go to stderr so stdout stays the command's own output (tables, JSON).
     const services = await createServices(config, { log: createLogger(config.LOG_LEVEL, 2) });
+    const { withAuditScope } = await import('../domain/audit.ts');
     try {
-      await action(services, ...args);
+      await withAuditScope({ actor: 'cli' }, () => action(services, ...args));
     } finally {
       await services.close();
     }

@@ -10,6 +10,8 @@ import type { PasswordHasher } from './password-hasher.ts';
 import type { PasswordProblem, PasswordRules } from './password-rules.ts';
 import { accountSubject, type SigninLimits } from './signin-limits.ts';
 import { generateTemporaryPassword, randomId, type Hmac } from './secrets.ts';
+import type { LockState } from './signin-limits.ts';
+import type { AuditEvent } from './audit.ts';
 
 export interface NewAccount {
   login: string;
@@ -23,12 +25,39 @@ export interface NewAccount {
   noPassword?: boolean;
 }
 
+/**
+ * Whom a sign-in attempt was about, for the audit trail: the account, or for an identifier
+ * that names none a keyed hash of it (never the identifier itself), so repeated attempts on one
+ * unknown name can be told apart without revealing it.
+ */
+export interface SigninTarget {
+  accountId?: string;
+  identifierHash?: string;
+}
+
+/** A failure that locked the account (or the unknown identifier): `soft` for a while, `hard` until an admin unlocks. */
+export interface LockStarted {
+  lock: 'soft' | 'hard';
+  seconds?: number;
+}
+
 export type SigninResult =
   | { outcome: 'ok'; account: AccountRecord; mustChangePassword: boolean }
-  | { outcome: 'failed' }
-  | { outcome: 'locked'; hard: boolean; retryAfterSeconds?: number }
+  | { outcome: 'failed'; reason: 'wrong_credentials' | 'disabled'; target: SigninTarget; lockStarted?: LockStarted }
+  | { outcome: 'locked'; hard: boolean; retryAfterSeconds?: number; target: SigninTarget }
   | { outcome: 'ip_throttled'; retryAfterSeconds: number }
-  | { outcome: 'temporary_password_expired' };
+  | { outcome: 'temporary_password_expired'; target: SigninTarget };
+
+/** The `lockout.started` audit event of a failure that locked its subject. */
+export function lockoutEvent(started: LockStarted, target: SigninTarget, via: 'password' | 'second_factor'): AuditEvent {
+  return {
+    type: 'lockout.started',
+    outcome: 'blocked',
+    ...(target.accountId ? { accountId: target.accountId } : {}),
+    reason: started.lock,
+    details: { via, ...(started.seconds !== undefined ? { seconds: started.seconds } : {}), ...(target.identifierHash ? { identifierHash: target.identifierHash } : {}) },
+  };
+}
 
 export interface AccountsOptions {
   temporaryPasswordTtlMs: number;
@@ -153,26 +182,34 @@ export class Accounts {
     return `u:${this.hmac.digest('signin-identifier', normalizeLogin(identifier))}`;
   }
 
+  /** The audit trail's name for an identifier that matches no account: a keyed hash, never the identifier. */
+  identifierHash(identifier: string): string {
+    return this.hmac.digest('audit-identifier', normalizeLogin(identifier.normalize('NFKC').trim())).slice(0, 16);
+  }
+
   /**
    * Password sign-in. Unknown, disabled and password-less accounts cost one argon2 verify
-   * like real ones and end in the same `failed` outcome.
+   * like real ones and end in the same `failed` outcome (the page shows one message; the
+   * result says why, for the audit trail).
    */
   async authenticate(identifier: string, password: string, ip: string, options: { moreFactorsFollow?: boolean } = {}): Promise<SigninResult> {
     const ipWait = await this.limits.ipThrottled(ip);
     if (ipWait !== undefined) return { outcome: 'ip_throttled', retryAfterSeconds: ipWait };
     const found = await this.findByIdentifier(identifier);
+    const target: SigninTarget = found ? { accountId: found.id } : { identifierHash: this.identifierHash(identifier) };
     const subject = this.subjectFor(identifier, found);
     const lock = await this.limits.lockState(subject);
-    if (lock.locked) return { outcome: 'locked', ...lock };
+    if (lock.locked) return { outcome: 'locked', ...lock, target };
     const ok = found?.passwordHash
       ? await this.hasher.verify(found.passwordHash, password)
       : await this.hasher.verifyDummy(password);
     if (!ok || !found || found.status !== 'active') {
-      await this.limits.recordFailure(subject, ip);
-      return { outcome: 'failed' };
+      const started = lockStarted(await this.limits.recordFailure(subject, ip));
+      const reason = ok && found ? 'disabled' : 'wrong_credentials';
+      return { outcome: 'failed', reason, target, ...(started ? { lockStarted: started } : {}) };
     }
     if (found.passwordExpiresAt !== undefined && found.passwordExpiresAt <= this.clock()) {
-      return { outcome: 'temporary_password_expired' };
+      return { outcome: 'temporary_password_expired', target };
     }
     // When a second factor may follow, failures (of both factors) are cleared only once the
     // whole sign-in succeeds: a right password must not wipe out wrong second factors.
@@ -288,9 +325,9 @@ export class Accounts {
     return this.update(id, (a) => ({ ...a, admin }));
   }
 
-  /** A failed second factor counts toward the account's sign-in lockout. */
-  async recordSecondFactorFailure(id: string, ip: string): Promise<void> {
-    await this.limits.recordFailure(accountSubject(id), ip);
+  /** A failed second factor counts toward the account's sign-in lockout; returns the lock it started, if any. */
+  async recordSecondFactorFailure(id: string, ip: string): Promise<LockStarted | undefined> {
+    return lockStarted(await this.limits.recordFailure(accountSubject(id), ip));
   }
 
   /** A sign-in that passed every factor: consecutive failures start again from zero. */
@@ -309,6 +346,11 @@ export class Accounts {
   lockState(id: string) {
     return this.limits.lockState(accountSubject(id));
   }
+}
+
+function lockStarted(state: LockState): LockStarted | undefined {
+  if (!state.locked) return undefined;
+  return state.hard ? { lock: 'hard' } : { lock: 'soft', ...(state.retryAfterSeconds !== undefined ? { seconds: state.retryAfterSeconds } : {}) };
 }
 
 function normalizeGroups(groups: string[]): string[] {

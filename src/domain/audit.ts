@@ -3,28 +3,64 @@
  * reason) appended to the store with a retention, and written as a JSON log line. Events
  * never carry secrets: no codes, passwords, answers or tokens.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from '../log.ts';
-import type { Clock, LogEntry, Store } from '../store/types.ts';
+import type { Clock, LogCursor, LogEntry, Store } from '../store/types.ts';
 
 export const AUDIT_STREAM = 'audit';
 
 export type AuditOutcome = 'success' | 'failure' | 'blocked';
 
 export interface AuditEvent {
-  /** e.g. `signin`, `method.registered`, `method.confirmed`, `code.sent`, `code.failed`, `bootstrap.used`, `admin.user.created`. */
+  /** One of the types in docs/audit-events.md, e.g. `signin.password`, `reset.completed`, `admin.user.created`. */
   type: string;
   outcome: AuditOutcome;
   accountId?: string;
-  /** Who acted when not the account itself, e.g. `cli`. */
+  /** Who acted when not the account's owner at a sign-in page: `self` (My security info), `cli`. */
   actor?: string;
   ip?: string;
   userAgent?: string;
   reason?: string;
-  /** Non-secret details: method kind, masked destination, channel. */
+  /** Non-secret details: `kind` (method), `channel`, `purpose`, `client`, masked destinations. */
   details?: Record<string, string | number | boolean>;
 }
 
 export type StoredAuditEvent = AuditEvent & LogEntry;
+
+/**
+ * Who and where, for every event recorded inside it: the HTTP layer opens one per request
+ * (client IP, User-Agent) and the CLI one per command (`actor: cli`), so no event coming from
+ * a request or an admin lacks them. A field the event sets itself wins. `accountId` and
+ * `details` are for narrow scopes around one step (e.g. a reset's asynchronous delivery,
+ * whose failure is recorded later, for that account and method).
+ */
+export interface AuditScope {
+  ip?: string;
+  userAgent?: string;
+  actor?: string;
+  accountId?: string;
+  details?: Record<string, string | number | boolean>;
+}
+
+const scopes = new AsyncLocalStorage<AuditScope>();
+
+/** Runs `fn` with `scope` added to the current one. */
+export function withAuditScope<T>(scope: AuditScope, fn: () => T): T {
+  const outer = scopes.getStore();
+  const details = outer?.details || scope.details ? { ...outer?.details, ...scope.details } : undefined;
+  return scopes.run({ ...outer, ...scope, ...(details ? { details } : {}) }, fn);
+}
+
+function scoped(event: AuditEvent, scope: AuditScope | undefined): AuditEvent {
+  if (!scope) return event;
+  const filled: AuditEvent = { ...event };
+  if (filled.accountId === undefined && scope.accountId) filled.accountId = scope.accountId;
+  if (filled.actor === undefined && scope.actor) filled.actor = scope.actor;
+  if (filled.ip === undefined && scope.ip) filled.ip = scope.ip;
+  if (filled.userAgent === undefined && scope.userAgent) filled.userAgent = scope.userAgent;
+  if (scope.details) filled.details = { ...scope.details, ...event.details };
+  return filled;
+}
 
 /** Told of every event as it is recorded (metrics count them); must not throw or block. */
 export type AuditListener = (event: AuditEvent, at: number) => void;
@@ -44,7 +80,8 @@ export class Audit {
   }
 
   /** Never throws: a failing audit write must not undo or block what it records; it is logged instead. */
-  async record(event: AuditEvent): Promise<void> {
+  async record(recorded: AuditEvent): Promise<void> {
+    const event = scoped(recorded, scopes.getStore());
     const at = this.clock();
     for (const listener of this.listeners) {
       try {
@@ -63,5 +100,18 @@ export class Audit {
 
   async recent(options: { limit: number; since?: number }): Promise<StoredAuditEvent[]> {
     return (await this.store.logs.list(AUDIT_STREAM, options)) as StoredAuditEvent[];
+  }
+
+  /** Every stored event with `since <= at < until`, newest first, read page by page. */
+  async *scan(options: { since?: number; until?: number; pageSize?: number } = {}): AsyncGenerator<StoredAuditEvent> {
+    const { pageSize = 1000, ...bounds } = options;
+    let olderThan: LogCursor | undefined;
+    for (;;) {
+      const page = (await this.store.logs.list(AUDIT_STREAM, { ...bounds, limit: pageSize, ...(olderThan ? { olderThan } : {}) })) as StoredAuditEvent[];
+      yield* page;
+      const last = page[page.length - 1];
+      if (page.length < pageSize || !last || last.seq === undefined) return;
+      olderThan = { at: last.at, seq: last.seq };
+    }
   }
 }

@@ -132,6 +132,7 @@ export class Invitations {
     const { store, hmac, clock, accounts, audit, config } = this.deps;
     const ipState = await store.counters.get(`invite-ip:{${ip}}`);
     if (ipState && ipState.count >= IP_MAX_FAILURES) {
+      await audit.record({ type: 'invite.failed', outcome: 'blocked', ip, reason: 'ip_throttled' });
       return { outcome: 'throttled', retryAfterSeconds: Math.max(1, Math.ceil((ipState.resetAt - clock()) / 1000)) };
     }
     const account = await this.find(identifier);
@@ -157,6 +158,7 @@ export class Invitations {
     if (problem) {
       // The right code was given: a password the rules refuse does not cost an attempt.
       await store.counters.hit(attemptsKey(account.id), windowMs, -1);
+      await audit.record({ type: 'password.changed', outcome: 'failure', accountId: account.id, ip, reason: problem, details: { via: 'invite' } });
       return { outcome: 'password', problem };
     }
 
@@ -180,6 +182,7 @@ export class Invitations {
       return { ...a, bootstrapProvenAt: now };
     });
     await audit.record({ type: 'invite.accepted', outcome: 'success', accountId: account.id, ip });
+    await audit.record({ type: 'password.changed', outcome: 'success', accountId: account.id, ip, details: { via: 'invite' } });
     return { outcome: 'accepted', account: updated };
   }
 }

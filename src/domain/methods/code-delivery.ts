@@ -49,7 +49,7 @@ export async function sendCode(
 ): Promise<StepResult<CodePending>> {
   const decision = await deps.throttle.take(ctx.accountId, channel, to);
   if (!decision.allowed) {
-    return { ok: false, error: { id: 'send_throttled', vars: { minutes: Math.ceil(decision.retryAfterSeconds / 60) } } };
+    return { ok: false, error: { id: 'send_throttled', vars: { minutes: Math.ceil(decision.retryAfterSeconds / 60) }, channel } };
   }
   const spec = channel === 'email' ? deps.spec.email : deps.spec.phone;
   const challengeId = randomId(12);
@@ -58,7 +58,7 @@ export async function sendCode(
     await deps.sender.send({ channel, to, ...codeText(deps.productName, code, Math.round(spec.ttlMs / 60000), channel) });
   } catch (e) {
     await deps.codes.revoke(codeKey(ctx, challengeId));
-    if (e instanceof DeliveryFailed) return { ok: false, error: { id: 'delivery_failed' } };
+    if (e instanceof DeliveryFailed) return { ok: false, error: { id: 'delivery_failed', channel } };
     throw e;
   }
   return { ok: true, value: { challengeId, channel, ...extra } };

@@ -81,6 +81,8 @@ export interface MethodError {
   field?: string;
   vars?: Record<string, string | number>;
   final?: boolean;
+  /** The channel of a send that failed or was throttled, for the audit trail. */
+  channel?: 'email' | 'sms' | 'voice';
 }
 
 export type StepResult<T> = { ok: true; value: T } | { ok: false; error: MethodError };

@@ -14,7 +14,8 @@
  */
 import type { Store, AccountRecord, Clock } from '../../store/types.ts';
 import type { Accounts } from '../accounts.ts';
-import type { Audit } from '../audit.ts';
+import { withAuditScope, type Audit } from '../audit.ts';
+import { codeEvent } from '../methods/code-events.ts';
 import type { Notifications } from '../notifications.ts';
 import type { SsprPolicy } from '../policy.ts';
 import { methodsOf } from '../policy.ts';
@@ -140,6 +141,8 @@ export class ResetFlows {
     const handle = randomId(16);
     const secret = randomId(24);
     if (starts.count > options.startsPerIp) {
+      // Refused before anything is looked up: no account to name.
+      await this.deps.audit.record({ type: 'reset.started', outcome: 'blocked', ip: ctx.ip, userAgent: ctx.userAgent, reason: 'reset_too_many_starts' });
       return { handle, secret, outcome: { ok: false, status: 429, error: { id: 'reset_too_many_starts' }, retryAfterSeconds: Math.ceil((starts.resetAt - clock()) / 1000) } };
     }
     const account = normalized ? await this.deps.accounts.findByIdentifier(normalized) : undefined;
@@ -163,8 +166,15 @@ export class ResetFlows {
       };
     }
     await store.ephemeral.put(flowKey(handle), flow, flow.expiresAt);
-    await this.deps.audit.record({ type: 'reset.started', outcome: 'success', ...(flow.decoy ? { reason: 'no_usable_account' } : { accountId: flow.subject }), ip: ctx.ip, userAgent: ctx.userAgent });
     const blocked = await this.blocked(flow);
+    await this.deps.audit.record({
+      type: 'reset.started',
+      outcome: blocked ? 'blocked' : 'success',
+      ...this.whose(flow),
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      ...(blocked ? { reason: 'reset_blocked' } : flow.decoy ? { reason: 'no_usable_account' } : {}),
+    });
     if (blocked) return { handle, secret, outcome: blocked };
     return { handle, secret, outcome: { ok: true, view: this.view(flow) } };
   }
@@ -234,10 +244,12 @@ export class ResetFlows {
     const verified = await this.verify(flow, offered, input, ctx);
     if (!verified.ok) {
       const fails = await this.deps.store.counters.hit(failsKey(flow.subject), this.deps.options.failedProofWindowMs);
-      await this.deps.audit.record({ type: 'reset.proof_failed', outcome: 'failure', ...(flow.decoy ? {} : { accountId: flow.subject }), ip: ctx.ip, userAgent: ctx.userAgent, reason: verified.error.id, details: { kind: offered.kind } });
+      const who = { ...this.whose(flow, { kind: offered.kind }), ip: ctx.ip, userAgent: ctx.userAgent };
+      await this.deps.audit.record({ type: 'reset.proof_failed', outcome: 'failure', ...who, reason: verified.error.id });
       if (fails.count >= this.deps.options.maxFailedProofs) {
         const until = this.deps.clock() + this.deps.options.blockMs;
         await this.deps.store.ephemeral.put(blockKey(flow.subject), { until }, until);
+        await this.deps.audit.record({ type: 'reset.blocked', outcome: 'blocked', ...who, reason: 'too_many_failed_proofs', details: { ...who.details, failures: fails.count, until: new Date(until).toISOString() } });
         return (await this.blocked(flow))!;
       }
       if (verified.error.final) {
@@ -248,6 +260,14 @@ export class ResetFlows {
       return { ok: false, status: 400, error: verified.error, view: this.view(flow) };
     }
     flow.proofs.push({ ref: offered.ref, kind: offered.kind, strong: offered.strong, ...(offered.destination ? { destination: offered.destination } : {}) });
+    await this.deps.audit.record({
+      type: 'reset.proof_succeeded',
+      outcome: 'success',
+      accountId: flow.subject,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      details: { kind: offered.kind, ...(typeof flow.current.pending.channel === 'string' ? { channel: flow.current.pending.channel } : {}), proofsDone: flow.proofs.length, proofsRequired: flow.required },
+    });
     delete flow.current;
     flow.state = this.complete(flow) ? 'new_password' : 'choose';
     if (flow.state === 'new_password' && !flow.decoy) {
@@ -317,6 +337,12 @@ export class ResetFlows {
     }
   }
 
+  /** Whose flow, for audit events: the account, or nobody for a decoy (marked as one). */
+  private whose(flow: StoredFlow, details: Record<string, string> = {}): { accountId?: string; details?: Record<string, string | boolean> } {
+    if (flow.decoy) return { details: { ...details, decoy: true } };
+    return { accountId: flow.subject, ...(Object.keys(details).length > 0 ? { details } : {}) };
+  }
+
   private offer(m: MethodRecord, i: number): OfferedMethod {
     const method = this.deps.methods.get(m.kind)!;
     const destination = method.destination(m as never);
@@ -372,12 +398,14 @@ export class ResetFlows {
     if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
     const method = this.deps.methods.get(m.kind)!;
     // deps.methods is built with an asynchronous sender: the answer never waits for, nor
-    // reveals, a delivery (decoys make none); failures go to audit (see services.ts).
-    const started = await method.startChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, input);
+    // reveals, a delivery (decoys make none); failures go to audit (see services.ts), recorded
+    // for this account and method by the scope around the send.
+    const started = await withAuditScope({ accountId: flow.subject, details: { kind: m.kind } }, () =>
+      method.startChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, input),
+    );
+    const event = codeEvent('reset', m.kind, started);
+    if (event) await this.deps.audit.record({ ...event, accountId: flow.subject, ip: ctx.ip, userAgent: ctx.userAgent });
     if (!started.ok) return started;
-    if (CODE_KINDS.includes(m.kind)) {
-      await this.deps.audit.record({ type: 'code.sent', outcome: 'success', accountId: flow.subject, ip: ctx.ip, details: { purpose: 'reset', kind: m.kind } });
-    }
     return { ok: true, pending: started.value.pending, display: started.value.display };
   }
 
@@ -387,9 +415,10 @@ export class ResetFlows {
     const channel = m.kind === 'email' ? 'email' : input.channel === 'voice' || m.kind === 'office_phone' ? 'voice' : 'sms';
     const nowhere: CodeDeliveryDeps = { ...this.deps.delivery, sender: { send: async () => undefined } };
     const sent = await sendCode(nowhere, this.methodContext(flow, ctx), channel, `decoy:${flow.subject}:${m.ref}`, {});
-    if (!sent.ok) return sent;
     // Audited like a real send (the same store round trips), and marked for what it is.
-    await this.deps.audit.record({ type: 'code.sent', outcome: 'success', ip: ctx.ip, reason: 'decoy', details: { purpose: 'reset', kind: m.kind } });
+    const event = codeEvent('reset', m.kind, sent.ok ? { ok: true, value: { pending: sent.value, display: {} } } : sent);
+    if (event) await this.deps.audit.record({ ...event, ...(sent.ok ? { reason: 'decoy' } : {}), details: { ...event.details, decoy: true }, ip: ctx.ip, userAgent: ctx.userAgent });
+    if (!sent.ok) return sent;
     return { ok: true, pending: sent.value, display: { sentTo: m.masked } };
   }
 
