@@ -148,10 +148,10 @@ describe('rekey CLI: admin-started password reset', function () {
     const json = JSON.parse(ok(await cli(['users', 'resets', id, '--json'])).stdout) as { at: string; type: string; outcome: string; actor: string | null; ip: string | null; reason: string | null }[];
     assert.deepEqual(
       json.map((e) => e.type),
-      ['reset.completed', 'admin.reset_started', 'reset.started'],
+      ['reset.completed', 'reset.proof_succeeded', 'admin.reset_started', 'reset.started'],
       'newest first, only reset activity of this account',
     );
-    assert.equal(json[1]!.actor, 'cli');
+    assert.equal(json[2]!.actor, 'cli');
     assert.ok(json.every((e) => !Number.isNaN(Date.parse(e.at))));
     assert.ok(!JSON.stringify(json).includes(code), 'the code never lands in the audit trail');
   });
@@ -190,8 +190,12 @@ describe('rekey CLI: admin-started password reset', function () {
     const events = (await t.services.audit.recent({ limit: 200 })).filter((e) => e.accountId === id && e.type === 'admin.reset_started');
     assert.deepEqual(events.map((e) => [e.outcome, e.reason]), [['failure', 'delivery_failed']]);
 
-    const none = ok(await cli(['users', 'resets', 'nomethods']));
-    assert.match(none.stdout, /No reset activity for nomethods in the last 30 days/);
+    // Every refusal is in the audit trail, with why.
+    const refused = ok(await cli(['users', 'resets', 'nomethods'])).stdout;
+    assert.match(refused, /admin\.reset_started\s+failure\s+-\s+no_methods/);
+    await seed('quiet');
+    const none = ok(await cli(['users', 'resets', 'quiet']));
+    assert.match(none.stdout, /No reset activity for quiet in the last 30 days/);
     const badDays = await cli(['users', 'resets', 'rita', '--days', 'soon']);
     assert.equal(badDays.code, 1);
     assert.match(badDays.stderr, /--days "soon" is invalid/);

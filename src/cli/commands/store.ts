@@ -1,7 +1,7 @@
 /** `rekey backup` / `rekey restore`: online backup of the embedded SQLite store. */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { CliError, out } from '../runtime.ts';
+import { CliError, out, withServices } from '../runtime.ts';
 
 async function sqlitePath(): Promise<string> {
   const { loadConfig } = await import('../../config/load.ts');
@@ -36,6 +36,10 @@ export function registerStore(program: Command): void {
       if (!opts.yes) throw new CliError('restore replaces all current data; run again with --yes to confirm');
       const { restoreDatabase } = await import('../../../adapters/store/sqlite/backup.ts');
       const info = await restoreDatabase(resolve(file), await sqlitePath());
+      // Recorded in the restored store: its trail goes on from the backup's.
+      await withServices(async (services) => {
+        await services.audit.record({ type: 'admin.store.restored', outcome: 'success', actor: 'cli', details: { file: basename(file), accounts: info.accounts } });
+      })();
       out(`Restored ${resolve(file)} (${info.accounts} account(s)).`);
     });
 }

@@ -54,6 +54,8 @@ async function create(services: Services, login: string, opts: CreateOptions): P
       ...(password !== undefined ? { password } : {}),
     });
   } catch (e) {
+    const reason = e instanceof InvalidInput && e.details.problem !== undefined ? String(e.details.problem) : e instanceof RekeyError ? e.id : 'unexpected';
+    await services.audit.record({ type: 'admin.user.created', outcome: 'failure', actor: 'cli', reason, details: { login } });
     if (e instanceof InvalidInput && e.details.problem !== undefined) {
       throw new CliError(`password rejected: ${problemText(services, e.details.problem)}; nothing was created`);
     }
@@ -65,6 +67,13 @@ async function create(services: Services, login: string, opts: CreateOptions): P
     throw e;
   }
   const { account, temporaryPassword } = result;
+  await services.audit.record({
+    type: 'admin.user.created',
+    outcome: 'success',
+    accountId: account.id,
+    actor: 'cli',
+    details: { login: account.login, admin: account.admin, groups: account.groups.join(','), password: temporaryPassword ? 'temporary' : 'chosen' },
+  });
   out(`Created user ${account.login} (id ${account.id})${temporaryPassword ? '.' : ' with the password read from stdin.'}`);
   if (temporaryPassword) printTemporaryPassword(services, account, temporaryPassword, 'first');
 }
@@ -72,6 +81,7 @@ async function create(services: Services, login: string, opts: CreateOptions): P
 async function temporaryPassword(services: Services, user: string): Promise<void> {
   const found = await services.accounts.require(user);
   const password = await services.accounts.issueTemporaryPassword(found.id);
+  await services.audit.record({ type: 'admin.password.set', outcome: 'success', accountId: found.id, actor: 'cli', details: { temporary: true } });
   const account = await services.accounts.require(found.id);
   out(`Issued a new temporary password for ${account.login}; the old password no longer works and every session was ended.`);
   printTemporaryPassword(services, account, password, 'next');

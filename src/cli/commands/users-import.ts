@@ -46,6 +46,9 @@ export function registerImport(users: Command): void {
             onCreated: (a) => void created.push(a),
           });
           bar.stop();
+          if (!opts.dryRun) {
+            await services.audit.record({ type: 'admin.users.imported', outcome: result.failed.length > 0 ? 'failure' : 'success', actor: 'cli', ...(result.failed.length > 0 ? { reason: 'rows_failed' } : {}), details: { created: result.created, failed: result.failed.length, rows: total } });
+          }
           out(`${opts.dryRun ? 'Would create' : 'Created'} ${result.created} user(s); ${result.failed.length} row(s) failed.`);
           for (const f of result.failed) out(`  line ${f.line}${f.login ? ` (${f.login})` : ''}: ${f.reason}`);
           if (result.failed.length > 0) process.exitCode = 1;

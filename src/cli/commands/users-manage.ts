@@ -15,6 +15,7 @@ async function setStatus(services: Services, user: string, status: 'active' | 'd
     return;
   }
   await services.accounts.setStatus(a.id, status);
+  await services.audit.record({ type: status === 'disabled' ? 'admin.user.disabled' : 'admin.user.enabled', outcome: 'success', accountId: a.id, actor: 'cli' });
   out(status === 'disabled' ? `Disabled ${a.login}: they cannot sign in, and every session was ended.` : `Enabled ${a.login}.`);
 }
 
@@ -22,6 +23,7 @@ async function unlock(services: Services, user: string): Promise<void> {
   const a = await services.accounts.require(user);
   const [failures, lock] = await Promise.all([services.accounts.failures(a.id), services.accounts.lockState(a.id)]);
   await services.accounts.unlock(a.id);
+  await services.audit.record({ type: 'admin.user.unlocked', outcome: 'success', accountId: a.id, actor: 'cli', details: { failures, locked: lock.locked, ...(lock.locked ? { lock: lock.hard ? 'hard' : 'soft' } : {}) } });
   if (failures === 0 && !lock.locked) {
     out(`${a.login} was not locked and had no failed sign-ins.`);
     return;
@@ -34,6 +36,7 @@ async function groups(services: Services, user: string, names: string[], opts: {
   if (!opts.clear && names.length === 0) throw new CliError('give at least one group, or --clear to remove every group');
   const a = await services.accounts.require(user);
   const updated = await services.accounts.setGroups(a.id, opts.clear ? [] : names);
+  await services.audit.record({ type: 'admin.user.updated', outcome: 'success', accountId: a.id, actor: 'cli', details: { field: 'groups', before: a.groups.join(','), after: updated.groups.join(',') } });
   out(`${updated.login} groups: ${updated.groups.join(', ') || '(none)'}`);
 }
 
@@ -46,6 +49,7 @@ async function admin(services: Services, user: string, opts: { on?: boolean; off
     return;
   }
   await services.accounts.setAdmin(a.id, on);
+  await services.audit.record({ type: 'admin.user.updated', outcome: 'success', accountId: a.id, actor: 'cli', details: { field: 'admin', before: a.admin, after: on } });
   out(on ? `${a.login} is now an admin.` : `${a.login} is no longer an admin.`);
 }
 
@@ -56,6 +60,7 @@ async function signOut(services: Services, user: string): Promise<void> {
     services.store.oidc.countByAccount('Grant', a.id),
   ]);
   const removed = await services.accounts.signOutEverywhere(a.id);
+  await services.audit.record({ type: 'admin.user.signed_out', outcome: 'success', accountId: a.id, actor: 'cli', details: { removed } });
   const after = await services.accounts.require(a.id);
   const other = Math.max(0, removed - sessions - grants);
   out(

@@ -24,18 +24,21 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Audit entries scanned for `users resets` (newest first, within --days). */
 const SCAN_LIMIT = 20_000;
 
-/** Why a reset cannot be started for this account, in words for the admin; undefined when it can. */
-function refusal(services: Services, a: AccountRecord): string | undefined {
+/** Why a reset cannot be started for this account (an id for the audit trail, words for the admin); undefined when it can. */
+function refusal(services: Services, a: AccountRecord): { reason: string; text: string } | undefined {
   const { policy } = services;
   if (!a.emails[0]?.address) {
-    return `${a.login} has no email address: an admin-started reset is sent to the primary email. Add an address first, or use "rekey users temp-password ${a.login}".`;
+    return { reason: 'no_email', text: `${a.login} has no email address: an admin-started reset is sent to the primary email. Add an address first, or use "rekey users temp-password ${a.login}".` };
   }
-  if (a.status !== 'active') return `${a.login} is disabled; enable the account first ("rekey users enable ${a.login}").`;
+  if (a.status !== 'active') return { reason: 'account_disabled', text: `${a.login} is disabled; enable the account first ("rekey users enable ${a.login}").` };
   if (!policy.inScope(a)) {
-    return `${a.login} is not in SSPR scope (SSPR_SCOPE=${policy.options.scope}): a reset needs registered recovery methods to prove. Use "rekey users temp-password ${a.login}" instead.`;
+    return {
+      reason: 'not_in_scope',
+      text: `${a.login} is not in SSPR scope (SSPR_SCOPE=${policy.options.scope}): a reset needs registered recovery methods to prove. Use "rekey users temp-password ${a.login}" instead.`,
+    };
   }
   if (policy.usableMethods(a).length === 0) {
-    return `${a.login} has no usable recovery methods to prove a reset with. Use "rekey users invite ${a.login}" or "rekey users temp-password ${a.login}" instead.`;
+    return { reason: 'no_methods', text: `${a.login} has no usable recovery methods to prove a reset with. Use "rekey users invite ${a.login}" or "rekey users temp-password ${a.login}" instead.` };
   }
   return undefined;
 }
@@ -61,7 +64,10 @@ function resetMail(services: Services, a: AccountRecord, link: string, code: str
 async function startReset(services: Services, user: string): Promise<void> {
   const a = await services.accounts.require(user);
   const why = refusal(services, a);
-  if (why) throw new CliError(why);
+  if (why) {
+    await services.audit.record({ type: 'admin.reset_started', outcome: 'failure', accountId: a.id, actor: 'cli', reason: why.reason });
+    throw new CliError(why.text);
+  }
   const to = a.emails[0]!.address;
   const started = await services.resets.start(a.login, CLI_CONTEXT);
   if (!started.outcome.ok) {
