@@ -7,6 +7,7 @@ import { ConfigError, RekeyError } from '../errors.ts';
 import { registerUsers } from './commands/users.ts';
 import { registerStore } from './commands/store.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerAudit } from './commands/audit.ts';
 import { CliError } from './runtime.ts';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(add --help for usage)');
   registerUsers(program);
+  registerAudit(program);
   registerStore(program);
   registerKeys(program);
   return program;
