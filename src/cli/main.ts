@@ -8,6 +8,7 @@ import { registerUsers } from './commands/users.ts';
 import { registerStore } from './commands/store.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerReport } from './commands/report.ts';
 import { CliError } from './runtime.ts';
 
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerUsers(program);
   registerAudit(program);
+  registerReport(program);
   registerStore(program);
   registerKeys(program);
   return program;
