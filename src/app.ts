@@ -34,6 +34,8 @@ import { accountClient } from '../interactions/account/account-client.ts';
 import { inviteRoutes } from '../interactions/invite/routes.ts';
 import { changePasswordRoutes } from '../interactions/account/change-password-routes.ts';
 import { backchannelLogoutAll } from './provider/backchannel.ts';
+import { adminClient } from '../interactions/admin/admin-client.ts';
+import { adminRoutes } from '../interactions/admin/routes.ts';
 
 export interface App {
   provider: Provider;
@@ -49,6 +51,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const clients = [...loadClientsFile(config.CLIENTS_FILE), ...extraClients];
   if (config.DEMO) clients.push(demoClient(config.ISSUER));
   clients.push(accountClient(config.ISSUER));
+  if (config.ADMIN_DASHBOARD) clients.push(adminClient(config.ISSUER));
   const ids = new Set<string>();
   for (const c of clients) {
     if (ids.has(c.client_id)) throw new ConfigError(`CLIENTS_FILE: client_id "${c.client_id}" is used twice (or clashes with the demo app)`);
@@ -89,6 +92,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
     accountRoutes({ provider, services, branding }),
     changePasswordRoutes({ provider, services, branding }),
     inviteRoutes(services, branding),
+    ...(config.ADMIN_DASHBOARD ? [adminRoutes({ services, branding })] : []),
     ...(config.DEMO ? [demoRoutes(services, branding, demoUsers)] : []),
     ...(services.outbox ? [outboxRoutes(services.outbox, branding)] : []),
   ]) {

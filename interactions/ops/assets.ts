@@ -6,6 +6,7 @@ import type { BrandAsset, BrandKit } from '../views/branding.ts';
 
 const STATIC: Record<string, { file: URL; type: string }> = {
   'rekey.css': { file: new URL('../assets/rekey.css', import.meta.url), type: 'text/css; charset=utf-8' },
+  'admin.css': { file: new URL('../assets/admin.css', import.meta.url), type: 'text/css; charset=utf-8' },
 };
 
 export function assetRoutes(kit: Pick<BrandKit, 'theme' | 'logo'>): Router {

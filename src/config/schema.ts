@@ -184,6 +184,21 @@ export const settings = {
     allowed: 'integer 1–3650',
     parse: int(1, 3650, 180),
   }),
+  ADMIN_DASHBOARD: setting({
+    group: 'Server',
+    description:
+      'Serve the read-only admin dashboard at `/admin` (report, charts, recent audit events). Only active admins who sign in with a second factor get in.',
+    defaultText: 'true',
+    allowed: 'true, false',
+    parse: bool(true),
+  }),
+  ADMIN_SESSION_MINUTES: setting({
+    group: 'Server',
+    description: 'How long a dashboard sign-in lasts before the admin signs in again (password and second factor).',
+    defaultText: '30',
+    allowed: 'integer 5–480',
+    parse: int(5, 480, 30),
+  }),
   PRODUCT_NAME: setting({
     group: 'Branding',
     description: 'Name shown on every page and in messages.',

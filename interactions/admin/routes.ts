@@ -1,0 +1,169 @@
+/**
+ * The read-only admin dashboard at /admin: the report (coverage, resets, sign-ins, throttling)
+ * with charts, and the recent audit events. rekey is its own relying party here: /admin/login
+ * starts an authorization request as the internal client `rekey-admin` with `prompt=login` and
+ * `acr_values` mfa, /admin/callback redeems the code and checks the ID token says an active
+ * admin proved a second factor. Anyone else is refused (and audited); nothing here changes
+ * anything but the dashboard's own session.
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import * as oidc from 'openid-client';
+import type { Services } from '../../src/services.ts';
+import { ACR_MFA } from '../../src/provider/acr.ts';
+import { randomId } from '../../src/domain/secrets.ts';
+import { buildReport } from '../../src/domain/report.ts';
+import { BadRequest } from '../../src/errors.ts';
+import { t } from '../../src/i18n/index.ts';
+import { clientIp } from '../http/client-ip.ts';
+import { parseBody } from '../http/body.ts';
+import { doubleSubmit } from '../http/csrf.ts';
+import { noStore } from '../http/security-headers.ts';
+import { selfClient } from '../http/self-client.ts';
+import type { Branding } from '../views/layout.ts';
+import { adminAuditPage, adminDashboardPage, adminRefusedPage, adminSignedOutPage, type AuditRow } from '../views/pages/admin.ts';
+import { ADMIN_CLIENT_ID } from './admin-client.ts';
+import { AdminSessions } from './admin-sessions.ts';
+
+export const ADMIN_PATHS = {
+  dashboard: '/admin',
+  audit: '/admin/audit',
+  login: '/admin/login',
+  callback: '/admin/callback',
+  logout: '/admin/logout',
+} as const;
+
+const TX_COOKIE = 'rekey_admin_tx';
+const TX_TTL_MS = 15 * 60 * 1000;
+const OUTCOMES = ['success', 'failure', 'blocked'] as const;
+
+interface LoginTx {
+  verifier: string;
+  state: string;
+}
+
+type Refusal = 'not_admin' | 'no_second_factor' | 'failed';
+
+export function adminRoutes({ services, branding }: { services: Services; branding: Branding }): Router {
+  const { config, store, clock, accounts, audit } = services;
+  const issuer = config.ISSUER;
+  const sessions = new AdminSessions(store.ephemeral, accounts, clock, config.ADMIN_SESSION_MINUTES * 60_000);
+  const csrf = doubleSubmit('rekey_admin_csrf', '/admin');
+  const body = parseBody(config.MAX_BODY_BYTES);
+  const configuration = selfClient(issuer, ADMIN_CLIENT_ID);
+  const router = new Router();
+  const txKey = (id: string): string => `admin-login:{${id}}`;
+  const txCookie = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/admin', secure: ctx.secure });
+
+  function show(ctx: Context, page: string, status = 200): void {
+    noStore(ctx);
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = page;
+  }
+
+  async function refuse(ctx: Context, reason: Refusal, accountId?: string): Promise<void> {
+    await audit.record({
+      type: 'admin.dashboard.signin',
+      outcome: 'failure',
+      reason,
+      ...(accountId ? { accountId } : {}),
+      ip: clientIp(ctx, config.TRUST_PROXY_HOPS),
+      userAgent: ctx.get('user-agent').slice(0, 200),
+    });
+    show(ctx, adminRefusedPage({ branding, reason }), 403);
+  }
+
+  router.get(ADMIN_PATHS.login, async (ctx) => {
+    const conf = await configuration();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const id = randomId(18);
+    await store.ephemeral.put(txKey(id), { verifier, state } satisfies LoginTx, clock() + TX_TTL_MS);
+    ctx.cookies.set(TX_COOKIE, id, { ...txCookie(ctx), maxAge: TX_TTL_MS });
+    noStore(ctx);
+    ctx.redirect(
+      oidc
+        .buildAuthorizationUrl(conf, {
+          redirect_uri: `${issuer}${ADMIN_PATHS.callback}`,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state,
+          // A fresh password and a second factor, whatever session the browser has.
+          prompt: 'login',
+          acr_values: ACR_MFA,
+        })
+        .toString(),
+    );
+  });
+
+  router.get(ADMIN_PATHS.callback, async (ctx) => {
+    noStore(ctx);
+    const id = ctx.cookies.get(TX_COOKIE, { signed: true });
+    ctx.cookies.set(TX_COOKIE, null, txCookie(ctx));
+    const tx = id ? await store.ephemeral.consume<LoginTx>(txKey(id)) : undefined;
+    if (!tx) throw new BadRequest(t('admin.signin_expired'));
+    const conf = await configuration();
+    let claims: oidc.IDToken | undefined;
+    try {
+      // Built from ISSUER, never from the Host header. Checks state, iss, PKCE and the ID token.
+      const tokens = await oidc.authorizationCodeGrant(conf, new URL(ctx.originalUrl, `${issuer}/`), { pkceCodeVerifier: tx.verifier, expectedState: tx.state });
+      claims = tokens.claims();
+    } catch (e) {
+      if (e instanceof oidc.AuthorizationResponseError && e.error === 'unmet_authentication_requirements') return refuse(ctx, 'no_second_factor');
+      if (e instanceof oidc.AuthorizationResponseError && e.error === 'access_denied') return void ctx.redirect(ADMIN_PATHS.dashboard);
+      services.log.warn({ event: 'admin_signin_failed', err: (e as Error).message });
+      return refuse(ctx, 'failed');
+    }
+    const account = claims?.sub ? await accounts.get(claims.sub) : undefined;
+    if (!account || !account.admin || account.status !== 'active') return refuse(ctx, 'not_admin', account?.id);
+    const amr = Array.isArray(claims?.amr) ? claims.amr : [];
+    if (claims?.acr !== ACR_MFA || !amr.includes('mfa')) return refuse(ctx, 'no_second_factor', account.id);
+    await sessions.start(ctx, account.id);
+    await audit.record({ type: 'admin.dashboard.signin', outcome: 'success', accountId: account.id, ip: clientIp(ctx, config.TRUST_PROXY_HOPS), userAgent: ctx.get('user-agent').slice(0, 200) });
+    ctx.status = 303;
+    ctx.redirect(ADMIN_PATHS.dashboard);
+  });
+
+  router.get(ADMIN_PATHS.dashboard, async (ctx) => {
+    const session = await sessions.current(ctx);
+    if (!session) return void ctx.redirect(ADMIN_PATHS.login);
+    const days = Number(ctx.query.days) === 7 || Number(ctx.query.days) === 90 ? Number(ctx.query.days) : 30;
+    const report = await buildReport(services, { days, now: clock() });
+    show(ctx, adminDashboardPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, report, days }));
+  });
+
+  router.get(ADMIN_PATHS.audit, async (ctx) => {
+    const session = await sessions.current(ctx);
+    if (!session) return void ctx.redirect(ADMIN_PATHS.login);
+    const type = typeof ctx.query.type === 'string' && /^[a-z_.]{1,60}$/.test(ctx.query.type) ? ctx.query.type : '';
+    const outcome = OUTCOMES.find((o) => o === ctx.query.outcome) ?? '';
+    // Filters apply to the newest events the store keeps; the CLI (`rekey audit`) searches further back.
+    const events = (await audit.recent({ limit: 1000 })).filter((e) => (!type || e.type === type || e.type.startsWith(`${type}.`)) && (!outcome || e.outcome === outcome)).slice(0, 200);
+    const logins = new Map<string, string>();
+    for (const accountId of new Set(events.flatMap((e) => (e.accountId ? [e.accountId] : [])))) {
+      logins.set(accountId, (await accounts.get(accountId))?.login ?? accountId);
+    }
+    const rows: AuditRow[] = events.map((e) => ({
+      at: e.at,
+      type: e.type,
+      outcome: e.outcome,
+      account: e.accountId ? (logins.get(e.accountId) ?? '') : '',
+      actor: e.actor ?? '',
+      ip: e.ip ?? '',
+      reason: e.reason ?? '',
+      details: Object.entries(e.details ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(' '),
+    }));
+    show(ctx, adminAuditPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, rows, type, outcome }));
+  });
+
+  router.post(ADMIN_PATHS.logout, body, async (ctx) => {
+    csrf.check(ctx);
+    await sessions.end(ctx);
+    csrf.clear(ctx);
+    show(ctx, adminSignedOutPage({ branding }));
+  });
+
+  return router;
+}
