@@ -8,6 +8,8 @@ import { html, type Html } from './html.ts';
 export interface Bar {
   label: string;
   value: number;
+  /** Colour 1–6 of admin.css (default: by position), e.g. green for good, red for bad. */
+  tone?: number;
 }
 
 export interface Series {
@@ -37,7 +39,7 @@ export function barChart(
 ${bars.map((b, i) => {
   const y = i * rowH + 4;
   const w = Math.round((b.value / max) * barW);
-  return html`<text class="label" x="${labelW - 8}" y="${y + 17}" text-anchor="end">${b.label}</text><rect class="track" x="${labelW}" y="${y + 3}" width="${barW}" height="18" rx="3"></rect><rect class="bar c${(i % 6) + 1}" x="${labelW}" y="${y + 3}" width="${w}" height="18" rx="3"></rect><text class="value" x="${labelW + barW + 8}" y="${y + 17}">${fmt(b.value)}${unit}</text>`;
+  return html`<text class="label" x="${labelW - 8}" y="${y + 17}" text-anchor="end">${b.label}</text><rect class="track" x="${labelW}" y="${y + 3}" width="${barW}" height="18" rx="3"></rect><rect class="bar c${b.tone ?? (i % 6) + 1}" x="${labelW}" y="${y + 3}" width="${w}" height="18" rx="3"></rect><text class="value" x="${labelW + barW + 8}" y="${y + 17}">${fmt(b.value)}${unit}</text>`;
 })}
 </svg>
 <details><summary>${title}</summary>

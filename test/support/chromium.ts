@@ -42,6 +42,8 @@ export const DOC_SCREENSHOTS: Readonly<Record<string, string>> = {
   'reset-desktop/new-password': 'reset-new-password',
   'security-info-desktop/my-security-info': 'my-security-info',
   'sign-in-2fa-phone/sign-in': 'sign-in-phone',
+  'admin-dashboard-desktop/dashboard': 'admin-dashboard',
+  'admin-dashboard-desktop/audit-filtered': 'admin-audit',
 };
 
 const LAUNCH_ARGS = [

@@ -108,9 +108,9 @@ ${tile(`${reg.secondFactorCapablePercent}%`, t('admin.registration.second_factor
 </ul>
 <div class="charts">
 ${barChart('coverage', t('admin.registration.chart'), [
-  { label: t('admin.registration.registered_short'), value: reg.registered },
-  { label: t('admin.registration.partial'), value: reg.partial },
-  { label: t('admin.registration.none'), value: reg.none },
+  { label: t('admin.registration.registered_short'), value: reg.registered, tone: 3 },
+  { label: t('admin.registration.partial'), value: reg.partial, tone: 2 },
+  { label: t('admin.registration.none'), value: reg.none, tone: 5 },
 ], { max: reg.inScope, headings: [t('admin.registration.state'), t('admin.users')] })}
 ${barChart('methods', t('admin.registration.by_method'), reg.byMethod.filter((m) => m.enabled || m.users > 0).map((m) => ({ label: method(m.kind), value: m.percent })), { max: 100, unit: '%', headings: [t('admin.method'), t('admin.share_in_scope')] })}
 </div>
