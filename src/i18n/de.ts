@@ -38,7 +38,7 @@ export const de: Partial<Record<MessageKey, string>> = {
   'scope.email': 'Ihre E-Mail-Adresse sehen',
   'scope.profile': 'Ihren Namen sehen',
   'scope.groups': 'Ihre Gruppen sehen',
-  'scope.offline_access': 'auch in Ihrer Abwesenheit angemeldet bleiben',
+  'scope.offline_access': 'diesen Zugriff behalten, auch wenn Sie die Anwendung gerade nicht nutzen',
   'logout.title': 'Abmelden',
   'logout.lead': 'Möchten Sie sich von {product} abmelden?',
   'logout.yes': 'Abmelden',

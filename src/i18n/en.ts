@@ -32,7 +32,7 @@ export const en = {
   'scope.email': 'see your email address',
   'scope.profile': 'see your name',
   'scope.groups': 'see your groups',
-  'scope.offline_access': 'stay signed in to you when you are away',
+  'scope.offline_access': 'keep access to these while you are not using it',
   'logout.title': 'Sign out',
   'logout.lead': 'Do you want to sign out of {product}?',
   'logout.yes': 'Sign out',
