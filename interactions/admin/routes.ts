@@ -13,6 +13,7 @@ import type { Services } from '../../src/services.ts';
 import { ACR_MFA } from '../../src/provider/acr.ts';
 import { randomId } from '../../src/domain/secrets.ts';
 import { buildReport } from '../../src/domain/report.ts';
+import { AUDIT_OUTCOMES, detailsText, findAuditEvents, isTypePattern } from '../../src/domain/audit-query.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { t } from '../../src/i18n/index.ts';
 import { clientIp } from '../http/client-ip.ts';
@@ -35,7 +36,6 @@ export const ADMIN_PATHS = {
 
 const TX_COOKIE = 'rekey_admin_tx';
 const TX_TTL_MS = 15 * 60 * 1000;
-const OUTCOMES = ['success', 'failure', 'blocked'] as const;
 
 interface LoginTx {
   verifier: string;
@@ -137,10 +137,11 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
   router.get(ADMIN_PATHS.audit, async (ctx) => {
     const session = await sessions.current(ctx);
     if (!session) return void ctx.redirect(ADMIN_PATHS.login);
-    const type = typeof ctx.query.type === 'string' && /^[a-z_.]{1,60}$/.test(ctx.query.type) ? ctx.query.type : '';
-    const outcome = OUTCOMES.find((o) => o === ctx.query.outcome) ?? '';
-    // Filters apply to the newest events the store keeps; the CLI (`rekey audit`) searches further back.
-    const events = (await audit.recent({ limit: 1000 })).filter((e) => (!type || e.type === type || e.type.startsWith(`${type}.`)) && (!outcome || e.outcome === outcome)).slice(0, 200);
+    const type = typeof ctx.query.type === 'string' && isTypePattern(ctx.query.type.trim()) ? ctx.query.type.trim() : '';
+    const outcome = AUDIT_OUTCOMES.find((o) => o === ctx.query.outcome);
+    // A bare type also finds its sub-types: "reset" lists reset.started, reset.completed, …
+    const types = type ? [type, ...(type.endsWith('*') ? [] : [`${type}.*`])] : [];
+    const events = await findAuditEvents(audit, { types, ...(outcome ? { outcome } : {}), limit: 200 });
     const logins = new Map<string, string>();
     for (const accountId of new Set(events.flatMap((e) => (e.accountId ? [e.accountId] : [])))) {
       logins.set(accountId, (await accounts.get(accountId))?.login ?? accountId);
@@ -153,9 +154,9 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
       actor: e.actor ?? '',
       ip: e.ip ?? '',
       reason: e.reason ?? '',
-      details: Object.entries(e.details ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(' '),
+      details: detailsText(e.details),
     }));
-    show(ctx, adminAuditPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, rows, type, outcome }));
+    show(ctx, adminAuditPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, rows, type, outcome: outcome ?? '' }));
   });
 
   router.post(ADMIN_PATHS.logout, body, async (ctx) => {

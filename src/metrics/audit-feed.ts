@@ -12,7 +12,7 @@ const OUTCOMES = ['success', 'failure', 'blocked'] as const;
 const SIGNIN_REASONS = ['wrong_credentials', 'temporary_expired', 'disabled', 'locked', 'locked_hard', 'ip_throttled'] as const;
 const PROOF_REASONS = ['code_wrong', 'code_expired', 'code_used', 'code_missing', 'code_exhausted', 'answers_wrong', 'method_state_invalid'] as const;
 const CHANNELS = ['email', 'sms', 'voice'] as const;
-const PURPOSES = ['bootstrap', 'register', 'reset', 'second_factor', 'proof', 'security_info'] as const;
+const PURPOSES = ['bootstrap', 'register', 'reset', 'second_factor', 'security_info'] as const;
 const LOCKOUT_KINDS = ['soft', 'hard'] as const;
 const ACRS: Record<string, string> = { [ACR_PWD]: 'pwd', [ACR_MFA]: 'mfa' };
 
@@ -53,9 +53,11 @@ export function auditFeed(m: Metrics): AuditListener {
         m.registrations.inc({ method: method(e), outcome: outcome(e) });
         return;
       case 'reset.started':
-        // The contract has no event for the per-IP start limit yet; a blocked start counts as one.
-        if (e.outcome === 'blocked') m.throttles.inc({ kind: 'reset_start' });
-        else m.resetsStarted.inc({ decoy: e.reason === 'no_usable_account' ? 'true' : 'false' });
+        // A start refused by the per-network limit is a throttle; one refused because the
+        // account is blocked from resetting is counted by reset.blocked already.
+        if (e.outcome === 'blocked') {
+          if (e.reason === 'reset_too_many_starts') m.throttles.inc({ kind: 'reset_start' });
+        } else m.resetsStarted.inc({ decoy: e.reason === 'no_usable_account' ? 'true' : 'false' });
         return;
       case 'reset.proof_succeeded':
       case 'reset.proof_failed':
