@@ -9,6 +9,7 @@ import type { Services } from '../../src/services.ts';
 import { randomId } from '../../src/domain/secrets.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { html } from '../views/html.ts';
+import { t } from '../../src/i18n/index.ts';
 import { layout, type Branding } from '../views/layout.ts';
 import { DEMO_CLIENT_ID } from './demo-client.ts';
 import { selfClient } from '../http/self-client.ts';
@@ -40,22 +41,22 @@ export function demoRoutes(services: Services, branding: Branding, demoUsers: { 
     ctx.set('Cache-Control', 'no-store');
     if (session) {
       ctx.body = layout({
-        title: 'Demo app: signed in',
+        title: t('demo.signed_in.title'),
         branding,
         wide: true,
-        body: html`<p class="lead">The demo app received these ID token claims from ${branding.productName}:</p>
+        body: html`<p class="lead">${t('demo.signed_in.lead', { product: branding.productName })}</p>
 <table><tbody>${Object.entries(session.claims).map(([k, v]) => html`<tr><th scope="row">${k}</th><td><code>${JSON.stringify(v)}</code></td></tr>`)}</tbody></table>
-<div class="actions"><a class="button" href="/demo/logout">Sign out</a><a class="button secondary" href="/demo/login">Sign in again</a></div>`,
+<div class="actions"><a class="button" href="/demo/logout">${t('demo.sign_out')}</a><a class="button secondary" href="/demo/login">${t('demo.sign_in_again')}</a></div>`,
       });
       return;
     }
     ctx.body = layout({
-      title: 'Demo app',
+      title: t('demo.title'),
       branding,
-      body: html`<p class="lead">This app delegates sign-in to ${branding.productName} over OpenID Connect (authorization code + PKCE).</p>
-<div class="actions"><a class="button" href="/demo/login">Sign in with ${branding.productName}</a></div>
-${demoUsers.length ? html`<p class="hint">Demo users: ${demoUsers.map((u, i) => html`${i ? ', ' : ''}<code>${u.login}</code> / <code>${u.password}</code>`)}</p>` : ''}
-${services.outbox ? html`<p class="links"><a href="/dev/outbox">Dev outbox</a> (messages that would be emailed or texted)</p>` : ''}`,
+      body: html`<p class="lead">${t('demo.lead', { product: branding.productName })}</p>
+<div class="actions"><a class="button" href="/demo/login">${t('demo.sign_in_with', { product: branding.productName })}</a></div>
+${demoUsers.length ? html`<p class="hint">${t('demo.users')} ${demoUsers.map((u, i) => html`${i ? ', ' : ''}<code>${u.login}</code> / <code>${u.password}</code>`)}</p>` : ''}
+${services.outbox ? html`<p class="links"><a href="/dev/outbox">${t('outbox.title')}</a> ${t('demo.outbox_hint')}</p>` : ''}`,
     });
   });
 
@@ -79,7 +80,7 @@ ${services.outbox ? html`<p class="links"><a href="/dev/outbox">Dev outbox</a> (
 
   router.get('/demo/callback', async (ctx) => {
     const raw = ctx.cookies.get(TX_COOKIE, { signed: true });
-    if (!raw) throw new BadRequest('The demo sign-in expired; start again.');
+    if (!raw) throw new BadRequest(t('demo.expired'));
     const tx = JSON.parse(raw) as { verifier: string; state: string };
     const config = await configuration();
     // Built from ISSUER, never from the Host header.

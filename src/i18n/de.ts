@@ -5,7 +5,7 @@ import type { MessageKey } from './en.ts';
  * German IT self-service portals (Passwort, Anmelden, Sicherheitsinformationen, …).
  * Product names and placeholders stay untranslated.
  */
-export const de: Partial<Record<MessageKey, string>> = {
+export const de: Record<MessageKey, string> = {
   'signin.title': 'Anmelden',
   'signin.lead': 'Melden Sie sich an, um mit {client} fortzufahren.',
   'signin.identifier': 'Benutzername oder E-Mail-Adresse',
@@ -276,6 +276,20 @@ export const de: Partial<Record<MessageKey, string>> = {
   'mail.invitation.body': 'Sie sind zu {product} eingeladen, wo Ihr Konto „{login}“ auf sein Passwort wartet.\n\nÖffnen Sie {link}\nund geben Sie Ihren Benutzernamen oder diese E-Mail-Adresse, diesen Einladungscode und das Passwort Ihrer Wahl ein:\n\n    {code}\n\nDer Code funktioniert nur einmal und läuft am {expires} ab. Wenn Sie diese Einladung nicht erwartet haben, ignorieren Sie sie oder wenden Sie sich an {helpdesk}.',
   'mail.admin_started_reset.subject': 'Passwort für {product} zurücksetzen',
   'mail.admin_started_reset.body': 'ein Administrator hat das Zurücksetzen des Passworts für Ihr Konto „{login}“ bei {product} gestartet.\n\nÖffnen Sie {link}\nund geben Sie diesen Code ein:\n\n    {code}\n\nWeisen Sie dann mit Ihren registrierten Methoden nach, dass Sie es sind, und wählen Sie ein neues Passwort. Der Code gilt nur für dieses Zurücksetzen und läuft am {expires} ab.\nNiemand, auch kein Administrator, wird Sie jemals nach diesem Code oder nach Ihrem Passwort fragen.\nWenn Sie Ihren Administrator nicht darum gebeten haben, wenden Sie sich an {helpdesk}; Ihr Passwort bleibt unverändert, solange Sie das Zurücksetzen nicht abschließen.',
+  'demo.title': 'Demo-Anwendung',
+  'demo.lead': 'Diese Anwendung überlässt die Anmeldung {product} über OpenID Connect (Autorisierungscode + PKCE).',
+  'demo.sign_in_with': 'Mit {product} anmelden',
+  'demo.users': 'Demo-Benutzer:',
+  'demo.outbox_hint': '(Nachrichten, die per E-Mail oder SMS verschickt würden)',
+  'demo.signed_in.title': 'Demo-Anwendung: angemeldet',
+  'demo.signed_in.lead': 'Die Demo-Anwendung hat diese Angaben im ID-Token von {product} erhalten:',
+  'demo.sign_out': 'Abmelden',
+  'demo.sign_in_again': 'Erneut anmelden',
+  'demo.expired': 'Die Demo-Anmeldung ist abgelaufen. Beginnen Sie neu.',
+  'outbox.title': 'Entwickler-Postausgang',
+  'outbox.lead': 'Nachrichten, die per E-Mail oder SMS verschickt worden wären (nur in der Entwicklung).',
+  'outbox.empty': 'Noch keine Nachrichten.',
+  'outbox.to': '{channel} an',
   'error.bad_request': 'Die Anfrage ist fehlerhaft.',
   'error.invalid_input': 'Einige Felder fehlen oder sind ungültig.',
   'error.csrf_failed': 'Das Formular ist abgelaufen oder wurde von anderer Stelle gesendet. Bitte versuchen Sie es erneut.',
