@@ -189,7 +189,7 @@ export interface SharedCluster {
 let cluster: Promise<SharedCluster> | undefined;
 
 /** A port p with p + 10000 (the cluster bus port) free as well. */
-async function clusterPort(taken: Set<number>): Promise<number> {
+export async function clusterPort(taken: Set<number>): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const p = 20_000 + Math.floor(Math.random() * 25_000);
     if (taken.has(p)) continue;
@@ -198,7 +198,8 @@ async function clusterPort(taken: Set<number>): Promise<number> {
   throw new Error('no free port pair for a Redis Cluster node');
 }
 
-function clusterInfo(port: number): Promise<string> {
+/** `CLUSTER INFO` of the node on `port` (one short-lived connection). */
+export function clusterInfo(port: number): Promise<string> {
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   return client
