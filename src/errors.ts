@@ -45,6 +45,8 @@ export const CsrfFailed = kind('csrf_failed', 403, 'The form expired or was sent
 export const NotFound = kind('not_found', 404, 'This page does not exist.');
 export const SessionExpired = kind('session_expired', 400, 'This sign-in has expired. Please start again from the application.');
 export const Conflict = kind('conflict', 409, 'That already exists.');
+/** Another request of the same sign-in, session or flow is being processed: this one changed nothing. */
+export const Busy = kind('busy', 409, 'This step is already being processed. Wait a moment, then reload the page.');
 export const PayloadTooLarge = kind('payload_too_large', 413, 'The request is too large.');
 export const UnsupportedMediaType = kind('unsupported_media_type', 415, 'This content type is not accepted.');
 export const TooManyRequests = kind('too_many_requests', 429, 'Too many attempts. Please try again later.');

@@ -35,6 +35,7 @@ import { BadRequest, CsrfFailed } from '../../src/errors.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, formFields, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
+import { exclusive } from '../http/step-lock.ts';
 import { t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import type { FormErrors } from '../signin/stage.ts';
@@ -335,13 +336,23 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     });
   }
 
+  /**
+   * One request of a session's security-info state at a time (see http/step-lock.ts), taken
+   * before the state is loaded: a concurrent POST gets 409 and changes nothing, a GET waits.
+   */
+  const alone = <T>(who: { account: AccountRecord; sessionUid: string }, fn: () => Promise<T>, waitMs = 0): Promise<T> =>
+    exclusive(store.counters, `{a:${who.account.id}}:security-info-lock:${who.sessionUid}`, fn, { waitMs });
+
   router.get(ACCOUNT_PATHS.page, async (ctx) => {
     const who = await signedIn(ctx);
     if (!who) return show(ctx, accountSigninPromptPage({ branding }));
     if (firstMethodAtSignin(who.account)) return show(ctx, accountSigninPromptPage({ branding, firstMethod: true }));
-    const r = await load(ctx, who);
-    const page = await render(r);
-    await states.save(r.account.id, r.sessionUid, r.state);
+    const page = await alone(who, async () => {
+      const r = await load(ctx, who);
+      const rendered = await render(r);
+      await states.save(r.account.id, r.sessionUid, r.state);
+      return rendered;
+    }, 3000);
     show(ctx, page);
   });
 
@@ -351,19 +362,24 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
       const who = await signedIn(ctx);
       // No session: the form's token belonged to a session that is gone.
       if (!who) throw new CsrfFailed();
-      const r = await load(ctx, who);
-      const sent = field(ctx, 'csrf', 100);
-      if (!sent || !constantTimeEqual(sent, r.state.csrf)) throw new CsrfFailed();
-      const outcome = firstMethodAtSignin(r.account) ? {} : await handler(r);
-      if (outcome.errors) {
-        const page = await render(r, outcome.errors);
-        await states.save(r.account.id, r.sessionUid, r.state);
-        return show(ctx, page, outcome.status ?? 400);
-      }
-      await states.save(r.account.id, r.sessionUid, r.state);
-      ctx.status = 303;
-      ctx.redirect(ACCOUNT_PATHS.page);
+      await alone(who, () => handle(ctx, who, handler));
     });
+  }
+
+  /** The work of a POST, alone: its state, the CSRF token, the handler; then post/redirect/get or the page with errors. */
+  async function handle(ctx: Context, who: { account: AccountRecord; sessionUid: string }, handler: (r: Req) => Promise<Outcome>): Promise<void> {
+    const r = await load(ctx, who);
+    const sent = field(ctx, 'csrf', 100);
+    if (!sent || !constantTimeEqual(sent, r.state.csrf)) throw new CsrfFailed();
+    const outcome = firstMethodAtSignin(r.account) ? {} : await handler(r);
+    if (outcome.errors) {
+      const page = await render(r, outcome.errors);
+      await states.save(r.account.id, r.sessionUid, r.state);
+      return show(ctx, page, outcome.status ?? 400);
+    }
+    await states.save(r.account.id, r.sessionUid, r.state);
+    ctx.status = 303;
+    ctx.redirect(ACCOUNT_PATHS.page);
   }
 
   // --- step 1: the password --------------------------------------------------------------------

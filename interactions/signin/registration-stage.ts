@@ -4,6 +4,7 @@
  * possession; each proven method is saved at once and counts as a factor of this sign-in.
  */
 import type { Services } from '../../src/services.ts';
+import type { AccountRecord } from '../../src/store/types.ts';
 import type { MethodKind, MethodRecord, FormInput, StepDisplay } from '../../src/domain/methods/types.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
 import { BadRequest } from '../../src/errors.ts';
@@ -17,6 +18,9 @@ import type { MethodError } from '../../src/domain/methods/types.ts';
 import { codeEvent } from '../../src/domain/methods/code-events.ts';
 
 const NEEDS_INPUT: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
+
+/** One method of each kind: another sign-in of the same account registered this kind first. */
+class AlreadyRegistered extends Error {}
 
 function toErrors(e: MethodError): FormErrors {
   const message = t(e.id, e.vars);
@@ -44,20 +48,33 @@ export function registrationStage(services: Services, branding: Branding): Stage
     return undefined;
   }
 
-  async function save(r: StageRequest, record: MethodRecord, amr: string): Promise<void> {
+  /** Adds the method; false (nothing written) when the account got one of that kind meanwhile (another sign-in). */
+  async function save(r: StageRequest, record: MethodRecord, amr: string): Promise<boolean> {
     const first = methodsOf(r.account!).length === 0;
-    const updated = await accounts.update(r.account!.id, (a) => ({
-      ...a,
-      methods: [...methodsOf(a), record],
-      // An email method proven by a code also proves that address on the account.
-      emails: a.emails.map((e) => (record.kind === 'email' && e.address === record.address ? { ...e, verified: true } : e)),
-    }));
+    let updated: AccountRecord;
+    try {
+      updated = await accounts.update(r.account!.id, (a) => {
+        if (methodsOf(a).some((m) => m.kind === record.kind)) throw new AlreadyRegistered();
+        return {
+          ...a,
+          methods: [...methodsOf(a), record],
+          // An email method proven by a code also proves that address on the account.
+          emails: a.emails.map((e) => (record.kind === 'email' && e.address === record.address ? { ...e, verified: true } : e)),
+        };
+      });
+    } catch (e) {
+      if (!(e instanceof AlreadyRegistered)) throw e;
+      r.account = (await accounts.get(r.account!.id)) ?? r.account;
+      delete r.state.registration;
+      return false;
+    }
     r.account = updated;
     r.state.amr = [...new Set([...r.state.amr, amr])];
     r.state.passed.push(`registered:${record.kind}`);
     delete r.state.registration;
     await audit.record({ type: 'method.registered', outcome: 'success', ...auditContext(r), details: { kind: record.kind, masked: methods.get(record.kind)?.mask(record as never) ?? '', first } });
     if (first) await notifications.firstRegistration(updated, { at: clock(), ip: r.ip, method: t(`method.${record.kind}`) });
+    return true;
   }
 
   return {
@@ -130,7 +147,10 @@ export function registrationStage(services: Services, branding: Branding): Stage
             reg.values = { ...(reg.values ?? {}), ...pickQuestions(input) };
             return fail(toErrors(finished.error));
           }
-          await save(r, finished.value, amrOf(method.amr, reg.pending));
+          if (!(await save(r, finished.value, amrOf(method.amr, reg.pending)))) {
+            await audit.record({ type: 'method.registration_failed', outcome: 'failure', ...auditContext(r), reason: 'method_not_allowed', details: { kind: reg.kind } });
+            return fail({ form: t('method_not_allowed') }, 409);
+          }
           return { done: true };
         }
         case 'back':

@@ -4,7 +4,7 @@
  * processes its form and redirects back (post/redirect/get).
  */
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import type { Services } from '../../src/services.ts';
@@ -13,6 +13,7 @@ import { constantTimeEqual } from '../../src/domain/secrets.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
+import { exclusive } from '../http/step-lock.ts';
 import type { Branding } from '../views/layout.ts';
 import { SigninStates, type SigninState } from './state.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
@@ -120,7 +121,20 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     ctx.body = page;
   }
 
-  router.get('/', async (ctx) => {
+  /**
+   * One request of an interaction at a time (see http/step-lock.ts), taken before its state is
+   * loaded: a concurrent POST gets 409 and changes nothing, a GET waits for the one in progress.
+   */
+  const alone = (waitMs: number) =>
+    async function oneAtATime(ctx: Context, next: Next): Promise<void> {
+      const uid = String(ctx.params.uid ?? '');
+      // An id that cannot be one (load() refuses it anyway) gets no key of its own.
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return next();
+      await exclusive(services.store.counters, `interaction-lock:{${uid}}`, () => next(), { waitMs });
+    };
+  const postAlone = alone(0);
+
+  router.get('/', alone(3000), async (ctx) => {
     const { details, state, request } = await load(ctx);
     if (details.prompt.name === 'login' || details.prompt.name === 'security_info') {
       const stage = await nextStage(details.prompt.name, request);
@@ -170,7 +184,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     throw new NotFound();
   });
 
-  router.post('/consent', body, async (ctx) => {
+  router.post('/consent', body, postAlone, async (ctx) => {
     const { details, state } = await load(ctx);
     checkCsrf(ctx, state);
     if (details.prompt.name !== 'consent') throw new NotFound();
@@ -190,7 +204,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     return finish(ctx, details.uid, state, { consent: details.grantId ? {} : { grantId } });
   });
 
-  router.post('/abort', body, async (ctx) => {
+  router.post('/abort', body, postAlone, async (ctx) => {
     const { details, state, request } = await load(ctx);
     checkCsrf(ctx, state);
     await states.drop(details.uid);
@@ -207,7 +221,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     ctx.redirect(redirectTo);
   });
 
-  router.post('/:stage', body, async (ctx) => {
+  router.post('/:stage', body, postAlone, async (ctx) => {
     const { details, state, request } = await load(ctx);
     checkCsrf(ctx, state);
     if (details.prompt.name !== 'login' && details.prompt.name !== 'security_info') throw new NotFound();

@@ -8,7 +8,7 @@ import type { Services } from '../../src/services.ts';
 import { lockoutEvent } from '../../src/domain/accounts.ts';
 import { codeEvent } from '../../src/domain/methods/code-events.ts';
 import type { MethodError, MethodRecord, StepDisplay } from '../../src/domain/methods/types.ts';
-import { methodsOf } from '../../src/domain/policy.ts';
+import { recordMethodUse } from '../../src/domain/methods/method-use.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { field, formFields } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
@@ -107,16 +107,18 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       if (!current?.pending || !record) return fail({ form: t('code_expired') });
       const method = methods.get(record.kind)!;
       const verified = await method.verifyChallenge(ctx, record as never, current.pending, input);
-      if (!verified.ok) {
+      // The use is written only if this TOTP step or recovery code was not spent meanwhile by
+      // another sign-in or reset: of concurrent uses of one code exactly one passes.
+      const used = verified.ok ? await recordMethodUse(accounts, account.id, record, { ...(verified.value.updated ?? record), lastUsedAt: clock() } as MethodRecord) : undefined;
+      if (!used) {
+        const failure: MethodError = verified.ok ? { id: 'code_used', field: 'code' } : verified.error;
         const lockStarted = await accounts.recordSecondFactorFailure(account.id, r.ip);
-        await audit.record({ type: 'second_factor.failed', outcome: 'failure', ...auditContext(r), reason: verified.error.id, details: { kind: record.kind } });
+        await audit.record({ type: 'second_factor.failed', outcome: 'failure', ...auditContext(r), reason: failure.id, details: { kind: record.kind } });
         if (lockStarted) await audit.record({ ...lockoutEvent(lockStarted, { accountId: account.id }, 'second_factor'), ...auditContext(r) });
-        if (verified.error.final) delete current.pending;
-        return fail(toErrors(verified.error));
+        if (failure.final) delete current.pending;
+        return fail(toErrors(failure));
       }
-      const now = clock();
-      const updated = { ...(verified.value.updated ?? record), lastUsedAt: now } as MethodRecord;
-      r.account = await accounts.update(account.id, (a) => ({ ...a, methods: methodsOf(a).map((m) => (m.id === updated.id ? updated : m)) }));
+      r.account = used;
       r.state.amr = [...new Set([...r.state.amr, amrOf(method.amr, current.pending)])];
       r.state.passed.push('second-factor');
       delete r.state.secondFactor;

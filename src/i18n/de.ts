@@ -300,6 +300,7 @@ export const de: Record<MessageKey, string> = {
   'error.too_many_requests': 'Zu viele Versuche. Bitte versuchen Sie es später erneut.',
   'error.store_unavailable': 'Der Dienst ist vorübergehend nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.',
   'error.internal': 'Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es erneut.',
+  'error.busy': 'Dieser Schritt wird bereits verarbeitet. Warten Sie einen Moment und laden Sie dann die Seite neu.',
   'error.delivery_failed': 'Die Nachricht konnte nicht gesendet werden. Bitte versuchen Sie es erneut oder wählen Sie einen anderen Weg.',
   'error.invalid_request': 'Die Anwendung hat eine ungültige Anmeldeanfrage gesendet. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.',
   'error.invalid_client': 'Die Anwendung ist {product} nicht bekannt.',

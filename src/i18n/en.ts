@@ -379,6 +379,7 @@ export const en = {
   'error.too_many_requests': 'Too many attempts. Please try again later.',
   'error.store_unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'error.internal': 'Something went wrong on our side. Please try again.',
+  'error.busy': 'This step is already being processed. Wait a moment, then reload the page.',
   'error.delivery_failed': 'The message could not be sent. Please try again or choose another way.',
   'error.invalid_request': 'The application sent an invalid sign-in request. Go back to the application and try again.',
   'error.invalid_client': 'The application is not known to {product}.',

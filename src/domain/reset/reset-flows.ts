@@ -16,6 +16,7 @@ import type { Store, AccountRecord, Clock } from '../../store/types.ts';
 import type { Accounts } from '../accounts.ts';
 import { withAuditScope, type Audit } from '../audit.ts';
 import { codeEvent } from '../methods/code-events.ts';
+import { recordMethodUse } from '../methods/method-use.ts';
 import type { Notifications } from '../notifications.ts';
 import type { SsprPolicy } from '../policy.ts';
 import { methodsOf } from '../policy.ts';
@@ -439,9 +440,10 @@ export class ResetFlows {
     const method = this.deps.methods.get(m.kind)!;
     const result = await method.verifyChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, pending, input);
     if (!result.ok) return result;
-    if (result.value.updated) {
-      const updated = result.value.updated;
-      await this.deps.accounts.update(found.account.id, (a) => ({ ...a, methods: methodsOf(a).map((r) => (r.id === updated.id ? updated : r)) }));
+    // A TOTP step or recovery code spent meanwhile by another reset or sign-in is a used code:
+    // of concurrent uses of one code exactly one proves anything.
+    if (result.value.updated && !(await recordMethodUse(this.deps.accounts, found.account.id, found.record, result.value.updated))) {
+      return { ok: false, error: { id: 'code_used', field: 'code' } };
     }
     return { ok: true };
   }
