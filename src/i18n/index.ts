@@ -37,9 +37,46 @@ export function withLocale<T>(locale: Locale, fn: () => T): T {
 }
 
 export function t(key: MessageKey | string, vars: Record<string, string | number> = {}): string {
-  const catalog = CATALOGS[currentLocale()] as Record<string, string | undefined>;
+  const locale = currentLocale();
+  const catalog = CATALOGS[locale] as Record<string, string | undefined>;
   const template = catalog[key] ?? (en as Record<string, string>)[key] ?? key;
-  return template.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
+  return plurals(template, vars, locale).replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
+}
+
+/**
+ * ICU-style plural choices, `{minutes, plural, one {# minute} other {# minutes}}`, picked by
+ * the language's plural rules (`#` is the number): "1 minute", "5 minutes".
+ */
+function plurals(template: string, vars: Record<string, string | number>, locale: Locale): string {
+  const head = /\{(\w+), plural,/g;
+  let out = '';
+  let from = 0;
+  for (let m = head.exec(template); m; m = head.exec(template)) {
+    const options: Record<string, string> = {};
+    let i = m.index + m[0].length;
+    // Options are `selector {text}` pairs up to the closing brace of the whole choice.
+    for (;;) {
+      while (template[i] === ' ') i += 1;
+      if (template[i] === '}' || i >= template.length) break;
+      const selector = /^[=\w]+/.exec(template.slice(i))?.[0] ?? '';
+      i += selector.length;
+      while (template[i] === ' ') i += 1;
+      let depth = 0;
+      const start = i + 1;
+      for (; i < template.length; i += 1) {
+        if (template[i] === '{') depth += 1;
+        else if (template[i] === '}' && --depth === 0) break;
+      }
+      options[selector] = template.slice(start, i);
+      i += 1;
+    }
+    const n = Number(vars[m[1]!]);
+    const text = options[`=${n}`] ?? options[new Intl.PluralRules(locale).select(n)] ?? options.other ?? '';
+    out += template.slice(from, m.index) + text.replace(/#/g, String(vars[m[1]!] ?? ''));
+    from = i + 1;
+    head.lastIndex = from;
+  }
+  return out + template.slice(from);
 }
 
 /** Does the catalog have this key (for optional, per-id texts such as error messages)? */

@@ -15,7 +15,7 @@ import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-se
 import { seedWithMethods } from '../support/seed.ts';
 
 const CATALOGS: Record<Locale, Record<string, string | undefined>> = { en, de };
-const placeholders = (s: string): string[] => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!).sort();
+const placeholders = (s: string): string[] => [...new Set([...s.matchAll(/\{(\w+)(?=[,}])/g)].map((m) => m[1]!))].sort();
 
 describe('message catalogs', () => {
   for (const locale of LOCALES) {
@@ -33,6 +33,15 @@ describe('message catalogs', () => {
   it('German is German: texts differ from English except where a word is the same in both', () => {
     const same = Object.keys(en).filter((k) => de[k as keyof typeof de] === en[k as keyof typeof en]);
     assert.ok(same.length < 10, `too many untranslated German texts: ${same.join(', ')}`);
+  });
+
+  it('counts read right in each language: one minute, five minutes', () => {
+    const say = (locale: Locale, key: string, vars: Record<string, number>) => withLocale(locale, () => t(key, vars));
+    assert.equal(say('en', 'signin.locked', { minutes: 1 }), 'Too many failed attempts. Try again in 1 minute.');
+    assert.equal(say('en', 'signin.locked', { minutes: 5 }), 'Too many failed attempts. Try again in 5 minutes.');
+    assert.equal(say('de', 'signin.locked', { minutes: 1 }), 'Zu viele fehlgeschlagene Versuche. Versuchen Sie es in 1 Minute erneut.');
+    assert.equal(say('de', 'second_factor.remember', { days: 30 }), 'Auf diesem Gerät 30 Tage lang nicht mehr fragen');
+    assert.match(say('en', 'account.remove.too_few', { need: 1 }), /at least 1 recovery method\./);
   });
 
   it('SMS texts fit one message in every language', () => {

@@ -34,7 +34,7 @@ for (const backend of BACKENDS) describe(`sign-in lockout and throttling on ${ba
     for (let i = 0; i < 3; i += 1) assert.equal((await attempt('ivan', 'wrong-guess-number-x')).status, 401);
     const locked = await attempt('ivan', PASSWORD);
     assert.equal(locked.status, 429);
-    assert.match(locked.text, /Too many failed attempts\. Try again in 1 minutes\./);
+    assert.match(locked.text, /Too many failed attempts\. Try again in 1 minute\./);
     now += 61_000;
     const ok = await attempt('ivan', PASSWORD);
     assert.ok(ok.location?.startsWith(t.redirectUri), 'signs in once the lock is over');

@@ -147,7 +147,7 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     const mailsBefore = smtp.messages.length;
     const refused = await browser.submit(removed, '/account/security/remove', { methodId: codesId });
     assert.equal(refused.status, 409);
-    assert.match(refused.text, /This method cannot be removed: you need at least 1 recovery methods\. Add the new method first/);
+    assert.match(refused.text, /This method cannot be removed: you need at least 1 recovery method\. Add the new method first/);
     assert.deepEqual((await methodsOf(account.id)).map((m) => m.id), [codesId]);
     assert.equal(smtp.messages.length, mailsBefore, 'a refusal sends no notice');
 
@@ -264,7 +264,7 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     }
     const locked = await browser.submit(page, '/account/security/password', { password: PASSWORD });
     assert.equal(locked.status, 429);
-    assert.match(locked.text, /Too many failed attempts\. Try again in \d+ minutes/);
+    assert.match(locked.text, /Too many failed attempts\. Try again in \d+ minutes?/);
     assert.match(locked.text, /role="alert"/);
   });
 
