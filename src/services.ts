@@ -34,6 +34,7 @@ import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { auditFeed } from './metrics/audit-feed.ts';
 import { measuredStore } from './metrics/measured-store.ts';
 import { measuredHasher } from './metrics/measured-hasher.ts';
+import { armFaultPoints } from './domain/fault-points.ts';
 
 export interface Services {
   config: Config;
@@ -82,7 +83,7 @@ function buildSender(config: Config, outbox: DevOutbox | undefined): MessageSend
       : config.SMS_GATEWAY === 'webhook'
         ? new WebhookSender({ url: config.SMS_WEBHOOK_URL!, secret: config.SMS_WEBHOOK_SECRET!, timeoutMs: config.GATEWAY_TIMEOUT_MS })
         : outbox;
-  const email = config.SMTP_URL ? new SmtpSender(config.SMTP_URL, config.MAIL_FROM) : outbox;
+  const email = config.SMTP_URL ? new SmtpSender(config.SMTP_URL, config.MAIL_FROM, config.SMTP_TIMEOUT_MS) : outbox;
   return new ChannelRouter({
     ...(email ? { email } : {}),
     ...(phone ? { sms: phone, voice: phone } : {}),
@@ -103,7 +104,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const keys = loadKeyMaterial(config);
   const metrics = config.METRICS === 'on' ? createMetrics() : undefined;
-  const rawStore = overrides.store ?? (await openStore(config, clock));
+  armFaultPoints(config.FAULT_POINTS);
+  const rawStore = overrides.store ?? (await openStore(config, clock, log));
   const store = metrics ? measuredStore(rawStore, metrics.storeSeconds) : rawStore;
   const hmac = new Hmac(keys.hmacKeys);
   const plainHasher = new PasswordHasher({

@@ -89,6 +89,9 @@ function checkCombinations(c: ParsedConfig): void {
   const refuse = (what: string): never => {
     throw new ConfigError(`NODE_ENV=production refuses to start: ${what}`);
   };
+  if (c.FAULT_POINTS.length > 0) {
+    refuse(`FAULT_POINTS=${c.FAULT_POINTS.join(',')} is set; fault points kill the process on purpose and are for tests only`);
+  }
   if (!c.JWKS) refuse('JWKS (or JWKS_FILE) is not set; production needs its own signing keys');
   if (!c.COOKIE_KEYS) refuse('COOKIE_KEYS (or COOKIE_KEYS_FILE) is not set; production needs its own cookie keys');
   if (!c.HMAC_KEYS) refuse('HMAC_KEYS (or HMAC_KEYS_FILE) is not set; production needs its own keys for stored codes');

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { METHOD_KINDS, type MethodKind } from '../domain/methods/types.ts';
 import { LOCALES } from '../i18n/locales.ts';
 import { contrastWithWhite } from '../branding/colour.ts';
+import { FAULT_POINTS, type FaultPointName } from '../domain/fault-points.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -328,6 +329,22 @@ export const settings = {
       return v;
     },
   }),
+  REDIS_WAIT_REPLICAS: setting({
+    group: 'Store',
+    description:
+      'How many replicas must confirm a password change (a reset\'s commit, a changed or temporary password) before rekey tells the user it is done, with Redis `WAIT` on the primary that took it, so a primary failover right after cannot undo it. A primary with fewer connected replicas waits for those it has; one without replicas does not wait. 0 never waits.',
+    defaultText: '1',
+    allowed: 'integer 0–5',
+    parse: int(0, 5, 1),
+  }),
+  REDIS_WAIT_TIMEOUT_MS: setting({
+    group: 'Store',
+    description:
+      'How long a password change waits for `REDIS_WAIT_REPLICAS` replicas. When they do not confirm in time the change still stands (the primary has it, and a retry could not undo it): the user is told it is done and a `replica_wait_timeout` warning is logged, because a failover of that primary before its replicas catch up would lose it.',
+    defaultText: '2000',
+    allowed: 'integer 100–10000',
+    parse: int(100, 10000, 2000),
+  }),
   CLIENTS_FILE: setting({
     group: 'Clients and keys',
     description:
@@ -391,6 +408,14 @@ export const settings = {
       if (!/^([^<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/.test(v)) throw new InvalidValue();
       return v;
     },
+  }),
+  SMTP_TIMEOUT_MS: setting({
+    group: 'Delivery',
+    description:
+      'How long rekey waits for the SMTP server at each stage (connecting, greeting, every answer) before treating a send as failed, so a hanging mail server gives the user a clear error instead of a spinner.',
+    defaultText: '10000',
+    allowed: 'integer 1000–60000',
+    parse: int(1000, 60000, 10000),
   }),
   DEV_OUTBOX: setting({
     group: 'Delivery',
@@ -901,6 +926,19 @@ export const settings = {
     allowed: '≥ 32 characters without spaces (e.g. `openssl rand -hex 32`)',
     secret: true,
     parse: optionalString((v) => /^\S{32,}$/.test(v)),
+  }),
+  FAULT_POINTS: setting({
+    group: 'Testing',
+    description:
+      'Test only: named points inside the password-reset commit where the process kills itself (SIGKILL), so tests can prove a crash there leaves nothing half-applied. Production refuses to start with it set.',
+    defaultText: '(unset)',
+    allowed: `comma-separated, from: ${FAULT_POINTS.join(', ')}`,
+    parse: (raw): FaultPointName[] => {
+      if (raw === undefined || raw.trim() === '') return [];
+      const names = raw.split(',').map((v) => v.trim());
+      if (names.some((n) => !(FAULT_POINTS as readonly string[]).includes(n))) throw new InvalidValue();
+      return [...new Set(names)] as FaultPointName[];
+    },
   }),
 } as const;
 

@@ -222,13 +222,16 @@ export class Accounts {
     await Promise.all(Array.from({ length: Math.min(count, 5) }, () => this.hasher.verifyDummy('decoy answer')));
   }
 
-  /** Optimistic read-modify-write; retries when another writer got there first. */
-  async update(id: string, mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>): Promise<AccountRecord> {
+  /**
+   * Optimistic read-modify-write; retries when another writer got there first. `durable`: a
+   * password change the user is about to be told of (see AccountRepo.replace).
+   */
+  async update(id: string, mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>, options: { durable?: boolean } = {}): Promise<AccountRecord> {
     for (let attempt = 0; attempt < 10; attempt += 1) {
       const current = await this.store.accounts.get(id);
       if (!current) throw new NotFound(`no account "${id}"`);
       const next = { ...(await mutate(structuredClone(current))), version: current.version, updatedAt: this.clock() };
-      if (await this.store.accounts.replace(next)) return { ...next, version: current.version + 1 };
+      if (await this.store.accounts.replace(next, options)) return { ...next, version: current.version + 1 };
     }
     throw new Conflict('the account is being changed by someone else; try again');
   }
@@ -259,7 +262,7 @@ export class Accounts {
       delete next.passwordExpiresAt;
       if (options.signOutEverywhere) next.notBefore = this.clock();
       return next;
-    });
+    }, { durable: true });
     await this.limits.clear(accountSubject(id));
     if (options.signOutEverywhere) await this.revokeAll(id);
     return undefined;
@@ -296,7 +299,7 @@ export class Accounts {
       passwordExpiresAt: this.clock() + this.opts.temporaryPasswordTtlMs,
       mustChangePassword: true,
       notBefore: this.clock(),
-    }));
+    }), { durable: true });
     await this.limits.clear(accountSubject(id));
     await this.revokeAll(id);
     return temporaryPassword;

@@ -81,9 +81,11 @@ export interface AccountRepo {
    * Writes `next` if the stored version still equals `next.version`; the stored version becomes
    * `next.version + 1`. Returns false when someone else wrote first (caller re-reads and
    * retries). Rejects with `Conflict` when a changed login/email is taken. Keeps the unique
-   * indexes in step.
+   * indexes in step. `durable`: a password change acknowledged to the user; on Redis with
+   * replicas it resolves only after WAIT (REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS), so a
+   * primary failover cannot undo it.
    */
-  replace(next: AccountRecord): Promise<boolean>;
+  replace(next: AccountRecord, options?: { durable?: boolean }): Promise<boolean>;
   /**
    * The password-reset commit, in ONE atomic step on the account's own keys (SQLite: one
    * transaction; Redis: one Lua script on the account's slot): consume the ephemeral record at
@@ -91,7 +93,8 @@ export interface AccountRepo {
    * `next` if the stored version still equals `next.version` (then version + 1). Either both
    * happen or neither. `consumed`: the flow was already used or expired (by the store's clock);
    * `conflict`: the account changed meanwhile. On Redis with replicas the commit is
-   * acknowledged only after WAIT confirms a replica has it.
+   * acknowledged only after WAIT confirms a replica has it (or its timeout ran out: the commit
+   * stands either way).
    */
   commitWithConsume(next: AccountRecord, consumeKey: string): Promise<'ok' | 'consumed' | 'conflict'>;
   /** `notBefore` alone: the cheap read the revocation check makes on every session/token use. */
@@ -109,6 +112,16 @@ export interface EphemeralStore {
   /** Atomically reads and deletes: of concurrent callers exactly one gets the value. */
   consume<T>(key: string): Promise<T | undefined>;
   delete(key: string): Promise<void>;
+  /**
+   * Leases: a short lock with an owner, stored as the record `owner` at `key`. A holder keeps
+   * it by renewing it before `expiresAt`; a holder that dies stops renewing, and its lease
+   * ends by itself. `acquireLease` takes it when no live record is at `key` (true when taken);
+   * `renewLease` moves the end of a live lease `owner` holds (false when it ended or another
+   * took it); `releaseLease` frees it when `owner` holds it, else changes nothing.
+   */
+  acquireLease(key: string, owner: string, expiresAt: number): Promise<boolean>;
+  renewLease(key: string, owner: string, expiresAt: number): Promise<boolean>;
+  releaseLease(key: string, owner: string): Promise<void>;
 }
 
 export interface CounterState {

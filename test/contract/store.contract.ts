@@ -483,6 +483,38 @@ export function storeContract(backendName: string, open: OpenStore): void {
         assert.equal(await store.ephemeral.get(key('a')), undefined);
         assert.equal(await store.ephemeral.get(key('b')), 2);
       });
+
+      it('leases: one holder at a time, kept by renewing, free again when released or ended', async () => {
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'one', now + 5_000), true);
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'two', now + 5_000), false, 'held');
+        assert.equal(await store.ephemeral.get(key('lock')), 'one', 'a lease is a record whose value is its owner');
+
+        // Only the holder renews; a renewal moves the end.
+        now += 4_000;
+        assert.equal(await store.ephemeral.renewLease(key('lock'), 'two', now + 5_000), false);
+        assert.equal(await store.ephemeral.renewLease(key('lock'), 'one', now + 5_000), true);
+        now += 4_000;
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'two', now + 5_000), false, 'still held after the first end');
+
+        // Only the holder releases.
+        await store.ephemeral.releaseLease(key('lock'), 'two');
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'two', now + 5_000), false);
+        await store.ephemeral.releaseLease(key('lock'), 'one');
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'two', now + 5_000), true, 'free once released');
+
+        // A holder that stops renewing (it died) loses it at the end, by the injected clock.
+        now += 5_000;
+        assert.equal(await store.ephemeral.renewLease(key('lock'), 'two', now + 5_000), false, 'an ended lease cannot be renewed');
+        assert.equal(await store.ephemeral.acquireLease(key('lock'), 'three', now + 5_000), true);
+        await store.ephemeral.releaseLease(key('lock'), 'two');
+        assert.equal(await store.ephemeral.get(key('lock')), 'three', 'the late release of an old holder changes nothing');
+      });
+
+      it('gives a lease to exactly one of 50 concurrent takers', async () => {
+        const taken = await Promise.all(Array.from({ length: 50 }, (_, i) => store.ephemeral.acquireLease(key('race-lock'), `owner-${i}`, now + 5_000)));
+        assert.equal(taken.filter(Boolean).length, 1);
+        assert.equal(await store.ephemeral.get(key('race-lock')), `owner-${taken.indexOf(true)}`);
+      });
     });
 
     describe('counters', () => {

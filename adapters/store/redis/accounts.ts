@@ -19,11 +19,20 @@
  * The password-reset commit (`commitWithConsume`) is the one multi-key step: the account hash
  * and the reset flow (an ephemeral key tagged `{a:<id>}`) share the account's slot, and one
  * script consumes the flow and compare-and-sets the record. It writes a password, never the
- * login or the emails, so it has no index step. With replicas, it then WAITs for one.
+ * login or the emails, so it has no index step.
+ *
+ * A password change acknowledged to the user must survive a primary failover: the reset
+ * commit, and a `replace` asked to be `durable`, then send WAIT to the primary that took the
+ * write (on the same connection: WAIT counts that connection's writes) until
+ * `replicasToWait` replicas (at most as many as are connected) confirm it. When they do not
+ * within `replicaWaitMs`, or the primary cannot be asked, the write still stands (it is done;
+ * answering "failed" would be false, and a retry could not undo it): the call succeeds and
+ * `onUnconfirmed` hears of it (services log a `replica_wait_timeout` warning).
  */
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Command, type Redis } from 'ioredis';
 import { Conflict } from '../../../src/errors.ts';
+import { faultPoint } from '../../../src/domain/fault-points.ts';
 import type { AccountRecord, AccountRepo, Clock } from '../../../src/store/types.ts';
 import type { Conn } from './connection.ts';
 import { keys } from './keys.ts';
@@ -37,8 +46,21 @@ const MAX_CLAIM_ATTEMPTS = 5;
 export const DEFAULT_REPLICA_WAIT_MS = 2000;
 
 export interface RedisAccountsOptions {
-  /** WAIT timeout of the reset commit on a primary with replicas; default 2000 ms. */
+  /** WAIT timeout of a password change on a primary with replicas; default 2000 ms. */
   replicaWaitMs?: number;
+  /** How many replicas a password change waits for (at most those connected); default 1, 0 never waits. */
+  replicasToWait?: number;
+  /** A password change stands but its replicas did not confirm it in time. Never throws. */
+  onUnconfirmed?: (info: UnconfirmedWrite) => void;
+}
+
+export interface UnconfirmedWrite {
+  accountId: string;
+  /** Replicas asked for, and how many confirmed (0 when the primary could not be asked). */
+  wanted: number;
+  confirmed: number;
+  waitedMs: number;
+  reason: 'timeout' | 'no_primary' | 'error';
 }
 
 type Field = 'login' | 'email';
@@ -70,15 +92,12 @@ function changesLoginOrEmails(stored: AccountRecord, next: AccountRecord): boole
   return stored.emails.some((e, i) => e.address !== next.emails[i]!.address);
 }
 
-/** ioredis' own per-command timeout (`commandTimeout`). */
-function isCommandTimeout(err: unknown): boolean {
-  return err instanceof Error && err.message === 'Command timed out';
-}
 
 export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOptions = {}): AccountRepo {
   const { client, run } = conn;
   const indexKeys = [keys.loginIndex, keys.emailIndex, keys.byLogin, keys.claims];
   const replicaWaitMs = options.replicaWaitMs ?? DEFAULT_REPLICA_WAIT_MS;
+  const replicasToWait = options.replicasToWait ?? 1;
   // ioredis adds the prefix to KEYS before Redis hashes them: the slot is the prefixed key's.
   const keyPrefix = client.options.keyPrefix ?? '';
 
@@ -154,23 +173,38 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
   }
 
   /**
-   * Waits until a replica of the primary that took the commit has it, when that primary has
-   * replicas. WAIT counts this connection's writes, so it goes to the same connection. A
-   * replica that does not answer in time leaves the commit unconfirmed but done: 'ok' stands.
+   * Waits until replicas of the primary that took the write of `accountId` have it, when that
+   * primary has replicas (see the top of this file). Never throws: the write is done.
    */
-  async function confirmOnReplica(slot: number): Promise<void> {
+  async function confirmOnReplicas(slot: number, accountId: string): Promise<void> {
+    if (replicasToWait === 0) return;
+    const started = Date.now();
+    const unconfirmed = (reason: UnconfirmedWrite['reason'], wanted: number, confirmed = 0): void => {
+      try {
+        options.onUnconfirmed?.({ accountId, wanted, confirmed, waitedMs: Date.now() - started, reason });
+      } catch {
+        // A listener's failure is not the write's.
+      }
+    };
     const primary = primaryOf(slot);
     // The slot map is being refreshed (a failover): there is no primary to ask right now.
-    if (primary === undefined) return;
-    const info = await primary.info('replication');
-    if (Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) === 0) return;
+    if (primary === undefined) return unconfirmed('no_primary', replicasToWait);
     try {
-      await primary.wait(1, replicaWaitMs);
-    } catch (err) {
-      // The command timeout met WAIT's own: the same answer as "no replica acknowledged".
-      if (!isCommandTimeout(err)) throw err;
+      const info = await primary.info('replication');
+      const wanted = Math.min(replicasToWait, Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0));
+      if (wanted === 0) return;
+      // WAIT's own timeout decides; the command timeout of the connection must not cut it short.
+      const wait = new Command('wait', [String(wanted), String(replicaWaitMs)], { replyEncoding: 'utf8' });
+      wait.setTimeout(replicaWaitMs + 1000);
+      const confirmed = Number(await primary.sendCommand(wait));
+      if (confirmed < wanted) unconfirmed('timeout', wanted, confirmed);
+    } catch {
+      unconfirmed('error', replicasToWait);
     }
   }
+
+  /** The slot of the account's keys (the prefix included: ioredis adds it before Redis hashes). */
+  const slotOf = (accountId: string): number => calculateSlot(`${keyPrefix}${keys.account(accountId)}`);
 
   return {
     async create(account) {
@@ -202,8 +236,8 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
       return run(() => viaIndex(keys.emailIndex, 'email', email));
     },
 
-    async replace(next) {
-      return run(async () => {
+    async replace(next, options) {
+      const written = await run(async () => {
         // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
         const current = await read(next.id);
         if (current === undefined || current.version !== next.version) return false;
@@ -242,12 +276,15 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
         }
         return true;
       });
+      // Outside the operation's deadline: WAIT may take up to replicaWaitMs on its own.
+      if (written && options?.durable) await confirmOnReplicas(slotOf(next.id), next.id);
+      return written;
     },
 
     async commitWithConsume(next, consumeKey) {
       const accountKey = keys.account(next.id);
       const flowKey = keys.ephemeral(consumeKey);
-      const slot = calculateSlot(`${keyPrefix}${accountKey}`);
+      const slot = slotOf(next.id);
       // Checked here, on standalone Redis too, so what works there works on a cluster.
       if (calculateSlot(`${keyPrefix}${flowKey}`) !== slot) {
         throw new Error(`commitWithConsume: key ${consumeKey} is not on the slot of account ${next.id} (tag it {a:${next.id}})`);
@@ -273,8 +310,11 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
         );
       });
       if (outcome === 'refused') throw new Error('commitWithConsume cannot change login or emails');
-      // Its own deadline: WAIT may take up to replicaWaitMs after the commit's round trips.
-      if (outcome === 'ok') await run(() => confirmOnReplica(slot));
+      if (outcome === 'ok') {
+        faultPoint('reset.commit.before_wait');
+        // Outside the operation's deadline: WAIT may take up to replicaWaitMs on its own.
+        await confirmOnReplicas(slot, next.id);
+      }
       return outcome;
     },
 

@@ -6,6 +6,7 @@
 import type { Clock, EphemeralStore } from '../../../src/store/types.ts';
 import type { Conn } from './connection.ts';
 import { gcTtl, keys } from './keys.ts';
+import { runScript } from './scripts.ts';
 
 /** The stored form; a later multi-key script (e.g. the reset commit) reads the same shape. */
 export interface StoredEphemeral {
@@ -43,6 +44,25 @@ export function redisEphemeral(conn: Conn, clock: Clock): EphemeralStore {
     async delete(key) {
       await run(async () => {
         await client.del(keys.ephemeral(key));
+      });
+    },
+    async acquireLease(key, owner, expiresAt) {
+      return run(async () => {
+        const now = clock();
+        const taken = await runScript<number>(client, 'rekeyLeaseAcquire', [keys.ephemeral(key)], [String(now), encodeEphemeral(owner, expiresAt), gcTtl(expiresAt, now)]);
+        return taken === 1;
+      });
+    },
+    async renewLease(key, owner, expiresAt) {
+      return run(async () => {
+        const now = clock();
+        const kept = await runScript<number>(client, 'rekeyLeaseKeep', [keys.ephemeral(key)], [String(now), owner, encodeEphemeral(owner, expiresAt), gcTtl(expiresAt, now)]);
+        return kept === 1;
+      });
+    },
+    async releaseLease(key, owner) {
+      await run(async () => {
+        await runScript<number>(client, 'rekeyLeaseKeep', [keys.ephemeral(key)], [String(clock()), owner]);
       });
     },
   };

@@ -4,7 +4,7 @@
  * settings and error mapping: connection.ts.
  */
 import type { Clock, Store } from '../../../src/store/types.ts';
-import { redisAccounts } from './accounts.ts';
+import { redisAccounts, type UnconfirmedWrite } from './accounts.ts';
 import { connect } from './connection.ts';
 import { redisCounters } from './counters.ts';
 import { redisEphemeral } from './ephemeral.ts';
@@ -25,8 +25,12 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** How long opening waits for Redis to answer; default 3000 ms. */
   connectTimeoutMs?: number;
-  /** How long a password-reset commit waits for a replica to acknowledge it (WAIT); default 2000 ms. */
+  /** How long a password change waits for replicas to acknowledge it (WAIT); default 2000 ms. */
   replicaWaitMs?: number;
+  /** How many replicas a password change waits for (at most those connected); default 1, 0 never waits. */
+  replicasToWait?: number;
+  /** A password change stands but its replicas did not confirm it in time. */
+  onUnconfirmed?: (info: UnconfirmedWrite) => void;
 }
 
 /**
@@ -40,7 +44,11 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<Store>
   const conn = await connect(options);
   return {
     backend: conn.backend,
-    accounts: redisAccounts(conn, clock, { replicaWaitMs: options.replicaWaitMs }),
+    accounts: redisAccounts(conn, clock, {
+      ...(options.replicaWaitMs !== undefined ? { replicaWaitMs: options.replicaWaitMs } : {}),
+      ...(options.replicasToWait !== undefined ? { replicasToWait: options.replicasToWait } : {}),
+      ...(options.onUnconfirmed ? { onUnconfirmed: options.onUnconfirmed } : {}),
+    }),
     ephemeral: redisEphemeral(conn, clock),
     counters: redisCounters(conn, clock),
     oidc: redisOidc(conn, clock),

@@ -132,6 +132,42 @@ return 'ok'`,
   },
 
   /**
+   * Takes a lease (an ephemeral record whose value is its owner) when no live one is there.
+   * KEYS: ephemeral key. ARGV: now, encoded record, ttl. Returns 1 when taken, 0 when held.
+   */
+  rekeyLeaseAcquire: {
+    numberOfKeys: 1,
+    lua: `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local decoded, held = pcall(cjson.decode, raw)
+  if decoded and type(held) == 'table' and type(held.e) == 'number' and held.e > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+  },
+
+  /**
+   * Renews (ARGV[3] set: encoded record, ARGV[4] ttl) or releases (no ARGV[3]) a lease its
+   * owner still holds. KEYS: ephemeral key. ARGV: now, owner. Returns 1 when done, 0 otherwise.
+   */
+  rekeyLeaseKeep: {
+    numberOfKeys: 1,
+    lua: `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local decoded, held = pcall(cjson.decode, raw)
+if not decoded or type(held) ~= 'table' or held.v ~= ARGV[2] then return 0 end
+if ARGV[3] then
+  if type(held.e) ~= 'number' or held.e <= tonumber(ARGV[1]) then return 0 end
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1`,
+  },
+
+  /**
    * Fixed-window counter. KEYS: counter. ARGV: now, resetAt of a new window, by, ttl grace, max ttl.
    * Returns {count, resetAt} as strings.
    */

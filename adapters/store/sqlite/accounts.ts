@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { Conflict } from '../../../src/errors.ts';
 import type { AccountRecord, AccountRepo, Clock, EmailAddress } from '../../../src/store/types.ts';
+import { faultPoint } from '../../../src/domain/fault-points.ts';
 import { runner, type Db } from './db.ts';
 
 interface AccountRow {
@@ -140,6 +141,7 @@ export function sqliteAccounts(db: Db, clock: Clock): AccountRepo {
       throw loginOrEmailsChanged();
     }
     if (consumeLive.run(consumeKey, clock()).changes === 0) return 'consumed';
+    faultPoint('reset.commit.mid_transaction');
     const written = writeIfVersion(next);
     // Throwing rolls the transaction back: the flow stays for a retry on the fresh record.
     if (written.changes === 0) throw new StaleVersion();

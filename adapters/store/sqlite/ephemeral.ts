@@ -15,6 +15,16 @@ export function sqliteEphemeral(db: Db, clock: Clock): EphemeralStore {
     'DELETE FROM ephemeral WHERE key = ? RETURNING value, expires_at',
   );
   const remove = db.prepare<[string]>('DELETE FROM ephemeral WHERE key = ?');
+  // A lease is a row whose value is its owner (JSON): taken only over a row that has ended.
+  const takeLease = db.prepare<{ key: string; value: string; expiresAt: number; now: number }>(
+    `INSERT INTO ephemeral (key, value, expires_at) VALUES (@key, @value, @expiresAt)
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+     WHERE ephemeral.expires_at <= @now`,
+  );
+  const renewLease = db.prepare<{ key: string; value: string; expiresAt: number; now: number }>(
+    'UPDATE ephemeral SET expires_at = @expiresAt WHERE key = @key AND value = @value AND expires_at > @now',
+  );
+  const dropLease = db.prepare<[string, string]>('DELETE FROM ephemeral WHERE key = ? AND value = ?');
   const collect = db.prepare<[number, number]>(
     'DELETE FROM ephemeral WHERE rowid IN (SELECT rowid FROM ephemeral WHERE expires_at <= ? LIMIT ?)',
   );
@@ -44,6 +54,15 @@ export function sqliteEphemeral(db: Db, clock: Clock): EphemeralStore {
     },
     async delete(key) {
       run(() => remove.run(key));
+    },
+    async acquireLease(key, owner, expiresAt) {
+      return run(() => takeLease.run({ key, value: JSON.stringify(owner), expiresAt, now: clock() }).changes === 1);
+    },
+    async renewLease(key, owner, expiresAt) {
+      return run(() => renewLease.run({ key, value: JSON.stringify(owner), expiresAt, now: clock() }).changes === 1);
+    },
+    async releaseLease(key, owner) {
+      run(() => dropLease.run(key, JSON.stringify(owner)));
     },
   };
 }

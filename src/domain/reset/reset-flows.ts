@@ -29,6 +29,7 @@ import type { Methods } from '../methods/registry.ts';
 import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, PendingData, SealedSecret, StepDisplay } from '../methods/types.ts';
 import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
 import { decoyMethods, decoySubject } from './decoys.ts';
+import { faultPoint } from '../fault-points.ts';
 
 export type ResetState = 'choose' | 'prove' | 'new_password' | 'done';
 
@@ -120,8 +121,14 @@ const failsKey = (subject: string): string => `reset-fails:{a:${subject}}`;
 const blockKey = (subject: string): string => `reset-block:{a:${subject}}`;
 const startsKey = (ip: string): string => `reset-starts:{ip:${ip}}`;
 const stepLockKey = (handle: string): string => `reset-lock:{f:${handle}}`;
-/** How long one step may hold its flow; a holder that died frees it after this. */
-const STEP_LOCK_MS = 30_000;
+/**
+ * The step lock is a lease: its holder renews it every STEP_LEASE_RENEW_MS while the step runs
+ * (a WAIT for replicas, a slow mail server), so however long a live step takes it keeps the
+ * flow; a holder that died (a crash, a SIGKILL) stops renewing, and the flow is free again
+ * within STEP_LEASE_MS.
+ */
+export const STEP_LEASE_MS = 5_000;
+const STEP_LEASE_RENEW_MS = 1_500;
 
 const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
 
@@ -287,6 +294,13 @@ export class ResetFlows {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
     if (flow.state !== 'new_password' || flow.decoy) return this.wrongState(flow);
+    if ((await this.deps.store.ephemeral.get(commitKey(flow.subject, flow.handle))) === undefined) {
+      // Committed by a step that died before marking the flow done (its token is consumed
+      // only by the commit): the reset is complete; the new password would now count as reused.
+      flow.state = 'done';
+      await this.save(flow);
+      return this.wrongState(flow);
+    }
     if (password !== confirm) return { ok: false, status: 400, error: { id: 'password_mismatch', field: 'confirm' }, view: this.view(flow) };
     const account = await this.deps.accounts.get(flow.subject);
     if (!account) return expired();
@@ -299,20 +313,24 @@ export class ResetFlows {
       return { ok: false, status: 400, error: { id: problem, field: 'password', vars: { min: this.deps.accounts.rules.minLength, max: this.deps.accounts.rules.maxLength } }, view: this.view(flow) };
     }
     const next = await this.deps.accounts.withNewPassword(account, password);
+    faultPoint('reset.commit.before');
     const committed = await this.deps.store.accounts.commitWithConsume(next, commitKey(account.id, flow.handle));
     if (committed === 'consumed') return { ok: false, status: 409, error: { id: 'reset_already_done' }, view: this.view(flow) };
     if (committed === 'conflict') return { ok: false, status: 409, error: { id: 'reset_conflict' }, view: this.view(flow) };
+    faultPoint('reset.commit.after_write');
     // Committed: everything older than notBefore is refused from now on; the rest is cleanup.
     flow.state = 'done';
     await this.save(flow);
     await this.deps.beforeRevoke?.(account.id).catch(() => undefined);
     await this.deps.store.oidc.revokeByAccount(account.id);
+    faultPoint('reset.commit.after_revoke');
     await this.deps.accounts.unlock(account.id);
     await this.deps.store.counters.reset(failsKey(account.id));
     const updated = (await this.deps.accounts.get(account.id)) ?? next;
     await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
     if (updated.admin && this.deps.options.notifyAdmins) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
     await this.deps.audit.record({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
+    faultPoint('reset.commit.before_response');
     return { ok: true, view: this.view(flow) };
   }
 
@@ -327,14 +345,25 @@ export class ResetFlows {
   private async exclusive(handle: string, secret: string, step: () => Promise<ResetOutcome>): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
+    const { store, clock } = this.deps;
     const key = stepLockKey(handle);
-    if ((await this.deps.store.counters.hit(key, STEP_LOCK_MS)).count > 1) {
+    const owner = randomId(12);
+    if (!(await store.ephemeral.acquireLease(key, owner, clock() + STEP_LEASE_MS))) {
+      // A finished flow says so, whoever is still busy with its clean-up.
+      if (flow.state === 'done') return this.wrongState(flow);
       return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
     }
+    const renew = setInterval(() => {
+      // A failed renewal is retried at the next tick; a lost lease only lets a concurrent
+      // submit run, and the commit consumes its token atomically whatever runs.
+      store.ephemeral.renewLease(key, owner, clock() + STEP_LEASE_MS).catch(() => undefined);
+    }, STEP_LEASE_RENEW_MS);
+    renew.unref();
     try {
       return await step();
     } finally {
-      await this.deps.store.counters.reset(key).catch(() => undefined);
+      clearInterval(renew);
+      await store.ephemeral.releaseLease(key, owner).catch(() => undefined);
     }
   }
 
