@@ -75,6 +75,12 @@ export interface ReplicatedCluster {
   waitForFailover(slot: number, oldPrimary: number, timeoutMs?: number): Promise<{ primary: number; ms: number }>;
   /** Starts a killed node again on its port with its old cluster config: it rejoins as a replica. */
   restart(port: number): Promise<void>;
+  /** Freezes the node (SIGSTOP): it keeps its sockets but answers nothing, like a stalled host. */
+  pause(port: number): void;
+  /** Lets a paused node run again (SIGCONT). */
+  resume(port: number): void;
+  /** The ports of the nodes not running now (killed and not restarted). */
+  down(): number[];
   /** Every node up, `cluster_state:ok` everywhere, every primary with a synced replica. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** A short-lived plain connection to one node (callers disconnect it). */
@@ -214,7 +220,21 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
     }
   };
 
+  const paused = new Set<number>();
+  const pause = (port: number): void => {
+    const proc = processes.get(port);
+    if (!proc) throw new Error(`node ${port} is not running`);
+    process.kill(proc.pid, 'SIGSTOP');
+    paused.add(port);
+  };
+  const resume = (port: number): void => {
+    const proc = processes.get(port);
+    if (proc && paused.delete(port)) process.kill(proc.pid, 'SIGCONT');
+  };
+
   const stop = async (): Promise<void> => {
+    // A stopped process ignores SIGTERM until it runs again.
+    for (const port of [...paused]) resume(port);
     await Promise.all([...processes.values()].map((p) => p.stop().catch(() => undefined)));
     processes.clear();
     rmSync(dir, { recursive: true, force: true });
@@ -239,6 +259,9 @@ export async function startReplicatedCluster(): Promise<ReplicatedCluster> {
       kill,
       waitForFailover,
       restart: startNode,
+      pause,
+      resume,
+      down: () => ports.filter((p) => !processes.has(p)),
       waitHealthy,
       connectTo,
       stop,

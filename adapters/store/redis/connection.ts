@@ -81,6 +81,11 @@ function scrub(text: string, secrets: string[]): string {
 
 export interface Connection extends Conn {
   readonly backend: 'redis' | 'redis-cluster';
+  /**
+   * Readiness: Redis answers. On a cluster that means every slot can be served: the cluster
+   * says `cluster_state:ok` and the primary of every slot answers, so a dead primary (before
+   * and while its replica takes over) is reported, not hidden behind a node that still answers.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -187,7 +192,33 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     run,
     async ping() {
       await run(async () => {
-        await client.ping();
+        if (!(client instanceof Cluster)) {
+          await client.ping();
+          return;
+        }
+        const info = String(await client.call('CLUSTER', 'INFO'));
+        if (!/^cluster_state:ok\b/m.test(info)) throw new Error('cluster_state is not ok');
+        const primaries = new Set<string>();
+        for (let slot = 0; slot < 16384; slot++) {
+          const owner = client.slots[slot]?.[0];
+          if (owner === undefined) throw new Error(`slot ${slot} has no primary`);
+          primaries.add(owner);
+        }
+        const connected = new Map(client.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+        try {
+          await Promise.all(
+            [...primaries].map(async (key) => {
+              const node = connected.get(key);
+              if (node === undefined) throw new Error(`no connection to the primary ${key}`);
+              await node.ping();
+            }),
+          );
+        } catch (err) {
+          // The slot map may still name a primary that died and was replaced: ask the cluster
+          // again, so the next check (and the next command) goes to the one serving now.
+          client.refreshSlotsCache();
+          throw err;
+        }
       });
     },
     async close() {
