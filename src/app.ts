@@ -12,6 +12,7 @@ import { brandKit } from '../interactions/views/branding.ts';
 import { localeMiddleware } from '../interactions/http/locale.ts';
 import { securityHeaders } from '../interactions/http/security-headers.ts';
 import { errorHandler } from '../interactions/http/error-handler.ts';
+import { pinnedOrigin } from '../interactions/http/pinned-origin.ts';
 import { requestLog } from '../interactions/http/request-log.ts';
 import { auditScope } from '../interactions/http/audit-scope.ts';
 import { healthRoutes } from '../interactions/ops/health.ts';
@@ -82,6 +83,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   provider.use(securityHeaders(kit.imgOrigin ? { imgOrigin: kit.imgOrigin } : {}));
   provider.use(localeMiddleware({ defaultLocale: config.DEFAULT_LOCALE, secureCookie: config.ISSUER.startsWith('https:') }));
   provider.use(errorHandler(branding, services.log));
+  provider.use(pinnedOrigin(config.ISSUER, config.TRUST_PROXY_HOPS > 0));
   for (const router of [
     healthRoutes(services.store),
     metricsRoutes(services.metrics, config.METRICS_TOKEN, services.log),

@@ -40,6 +40,15 @@ const ACCOUNT_BOUND = new Set([
   'BackchannelAuthenticationRequest',
 ]);
 
+/**
+ * Models that `revokeByGrantId` destroys (oidc-provider's own adapter indexes the same). An
+ * Interaction carries the grantId of the grant it may extend: indexing it too made a revoked
+ * grant take the sign-in in progress with it (signing in as another user in a browser with a
+ * session ended that session, revoking its grants, and then failed with "interaction session
+ * not found").
+ */
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']);
+
 export function modelAdapterFactory(deps: ModelAdapterDeps): (name: string) => Adapter {
   return (name: string) => new ModelAdapter(name, deps);
 }
@@ -55,7 +64,7 @@ class ModelAdapter implements Adapter {
     await guard(
       this.deps.oidc.upsert(this.model, id, payload as Record<string, unknown>, this.deps.clock() + expiresIn * 1000, {
         ...(accountId ? { accountId } : {}),
-        ...(payload.grantId ? { grantId: payload.grantId } : {}),
+        ...(payload.grantId && GRANTABLE.has(this.model) ? { grantId: payload.grantId } : {}),
         ...(payload.uid ? { uid: payload.uid } : {}),
         ...(payload.userCode ? { userCode: payload.userCode } : {}),
       }),

@@ -5,7 +5,7 @@
  */
 import type { Context, Next } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
-import { Internal, RekeyError, SessionExpired, StoreUnavailable } from '../../src/errors.ts';
+import { Internal, NotFound, RekeyError, SessionExpired, StoreUnavailable } from '../../src/errors.ts';
 import type { Logger } from '../../src/log.ts';
 import { errorPage } from '../views/pages/error.ts';
 import { hasMessage, t } from '../../src/i18n/index.ts';
@@ -43,6 +43,10 @@ export function errorHandler(branding: Branding, log: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
+      // Nothing answered: an unknown path, or a method no route of the path takes (Allow is
+      // set). Our page or JSON, like every other error, not Koa's plain text.
+      if (ctx.body == null && ctx.status === 404) throw new NotFound();
+      if (ctx.body == null && ctx.status === 405) throw new RekeyError('method_not_allowed', 405, t('api.method_not_allowed'));
     } catch (err) {
       const e = toRekeyError(err);
       if (e instanceof Internal && !(err instanceof Internal)) {

@@ -11,12 +11,16 @@ function contentSecurityPolicy(imgOrigin?: string): string {
 export function securityHeaders(options: { imgOrigin?: string } = {}) {
   const csp = contentSecurityPolicy(options.imgOrigin);
   return async function setSecurityHeaders(ctx: Context, next: Next): Promise<void> {
+    // Set before the page is made: the pages oidc-provider renders itself (the form_post
+    // response, the sign-out confirmation without a session) add the hash of their one inline
+    // script to it, and that script alone may run.
+    ctx.set('Content-Security-Policy', csp);
     await next();
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
     if (ctx.response.is('html')) {
-      ctx.set('Content-Security-Policy', csp);
+      if (!ctx.response.get('Content-Security-Policy')) ctx.set('Content-Security-Policy', csp);
       ctx.set('Cache-Control', 'no-store');
     } else if (ctx.response.is('image/svg+xml')) {
       // An SVG opened directly is a document of our origin: it may draw, never run script.

@@ -20,7 +20,9 @@ export function assetRoutes(kit: Pick<BrandKit, 'theme' | 'logo'>): Router {
     Object.entries(named).map(([name, a]) => [name, { ...a, etag: `"${createHash('sha256').update(a.body).digest('base64url').slice(0, 16)}"` }]),
   );
   router.get('/assets/:name', (ctx) => {
-    const asset = loaded[ctx.params.name!];
+    // Own names only: `__proto__`, `constructor` and friends are no assets.
+    const name = ctx.params.name!;
+    const asset = Object.hasOwn(loaded, name) ? loaded[name] : undefined;
     if (!asset) return;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('ETag', asset.etag);

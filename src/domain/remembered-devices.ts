@@ -48,6 +48,9 @@ export class RememberedDevices {
   }
 
   async forget(accountId: string, deviceId?: string): Promise<number> {
+    // Nothing to forget: no write (a no-op must not touch the account).
+    const current = await this.accounts.get(accountId);
+    if (!(current?.devices ?? []).some((d) => deviceId === undefined || d.id === deviceId)) return 0;
     let removed = 0;
     await this.accounts.update(accountId, (a) => {
       const keep = (a.devices ?? []).filter((d) => deviceId !== undefined && d.id !== deviceId);
