@@ -18,7 +18,7 @@ import { createServices, type Services } from '../../src/services.ts';
 import { seedWithMethods } from '../support/seed.ts';
 import { ROOT } from '../support/cli.ts';
 import { freePort } from '../support/redis.ts';
-import { apiCall, sharedRekeyEnv, startRekeyProcess, type RekeyProcess } from '../support/rekey-process.ts';
+import { apiCall, HoppingBrowser, LEAK, sharedRekeyEnv, startRekeyProcess, type HttpPage, type RekeyProcess } from '../support/rekey-process.ts';
 import { BACKENDS, backendEnv, type Backend } from '../support/test-app.ts';
 import { assertAllOrNothing, assertClearError, NEW_PASSWORD, OLD_PASSWORD, passwordState, resetToNewPassword, setPassword, totpCode } from './crash-kit.ts';
 
@@ -70,6 +70,50 @@ for (const backend of BACKENDS.filter((b) => b !== 'redis-cluster')) {
       await services?.close();
       await cleanup();
       rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('through the pages: the process dies at the commit; the reload shows "wait a moment", then the reset completes', async () => {
+      const login = `fppage${backend.replace(/\W/g, '')}`;
+      const { id, totp } = await seedWithMethods(services, login, OLD_PASSWORD);
+      const victim = await startRekeyProcess({ ...env, FAULT_POINTS: 'reset.commit.before' });
+      try {
+        // One browser, one cookie jar; the load balancer sends it to the victim until it dies.
+        const browser = new HoppingBrowser(() => [victim.port]);
+        const base = survivor.url;
+        const csrf = (page: HttpPage): string => /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+        const post = async (page: HttpPage, path: string, form: Record<string, string>, via?: number): Promise<HttpPage> => {
+          const res = await browser.request(`${base}${path}`, { method: 'POST', form: { csrf: csrf(page), ...form }, ...(via ? { via } : {}) });
+          return res.location ? browser.request(res.location, via ? { via } : {}) : res;
+        };
+        const identify = await browser.request(`${base}/reset`);
+        const choose = await post(identify, '/reset', { identifier: login });
+        const ref = /id="ref-(m\d+)" value="\1"[^>]*>\s*<label[^>]*>Authenticator app/.exec(choose.text)![1]!;
+        const prove = await post(choose, '/reset/flow', { action: 'choose', ref });
+        const form = await post(prove, '/reset/flow', { action: 'finish', code: await totpCode(totp) });
+        assert.match(form.text, /name="password"/, form.text.slice(0, 500));
+        const before = await passwordState(services, id);
+        await assert.rejects(post(form, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }));
+        assert.equal((await victim.exited).signal, 'SIGKILL');
+        assert.equal(await assertAllOrNothing(services, id, before), false);
+
+        // The user reloads on the process that lives.
+        let page = await post(form, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }, survivor.port);
+        if (page.status === 409) {
+          assert.match(page.text, /already being processed\. Wait a moment/);
+          assert.match(page.text, /name="password"/, 'the form stays, to send again');
+        }
+        const started = Date.now();
+        while (page.status === 409 && Date.now() - started < UNSTUCK_WITHIN_MS) {
+          await new Promise((r) => setTimeout(r, 500));
+          page = await post(form, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }, survivor.port);
+        }
+        assert.equal(page.status, 200, page.text.slice(0, 500));
+        assert.match(page.text, /<h1>Password changed<\/h1>/);
+        assert.doesNotMatch(page.text, LEAK);
+        assert.equal(await assertAllOrNothing(services, id, before), true);
+      } finally {
+        await victim.kill();
+      }
     });
 
     for (const point of pointsOf(backend)) {
