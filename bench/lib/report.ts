@@ -1,0 +1,252 @@
+/** docs/performance.md from one run's figures. */
+import type { LoadResult } from './load.ts';
+import type { StoreCostResult } from './store-cost.ts';
+
+export interface HashProbe {
+  m: number;
+  t: number;
+  p: number;
+  pool: number;
+  concurrency: number;
+  verifies: number;
+  perSecond: number;
+  cpuMsPerVerify: number;
+  p50: number;
+}
+
+export interface StoreReport {
+  kind: 'sqlite' | 'redis';
+  workers: number;
+  idleRss: number[];
+  peakRss: number[];
+  loads: Record<string, LoadResult>;
+  costs: StoreCostResult;
+  hashCpuMs: number;
+}
+
+export interface Report {
+  date: string;
+  cores: number;
+  cpuModel: string;
+  node: string;
+  argon2: { m: number; t: number; p: number };
+  threadpool: number;
+  /** Servers ran compiled (`node dist/…`) rather than under tsx. */
+  compiled: boolean;
+  hash: { probes: HashProbe[]; pool: number; chosen: HashProbe };
+  bare: { loads: Record<string, LoadResult>; idleRss: number; peakRss: number };
+  stores: StoreReport[];
+  scale: number;
+  seconds: number;
+}
+
+const SETUP =
+  ' with `NODE_ENV=production` behind a simulated TLS proxy (`TRUST_PROXY_HOPS=1`, `X-Forwarded-Proto: https`, one `X-Forwarded-For` address per client), `LOG_LEVEL=warn`, SMTP to a sink. Throttle thresholds are raised inside their allowed ranges so the load is never throttled (`SIGNIN_LOCKOUT_THRESHOLD=100`, `RESET_MAX_FAILED_PROOFS=20`, `CODE_MAX_ATTEMPTS=10`, `RESET_STARTS_PER_IP=10000`, `SIGNIN_IP_MAX_FAILURES=100000`, `EMAIL_SEND_LIMIT=100`); `SSPR_PROOFS_REQUIRED=2` (an email code, then the authenticator app); `TWO_FACTOR=admins` (admins sign in with the authenticator app).';
+
+const KEYCLOAK_SIGNINS_PER_CORE = 15;
+const KEYCLOAK_REFRESH_PER_CORE = 120;
+
+const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const name = (k: 'sqlite' | 'redis'): string => (k === 'sqlite' ? 'SQLite' : 'Redis');
+
+/** The non-hash steps and their counterpart in the bare baseline. */
+const STEPS: { key: string; label: string; bareLabel: string }[] = [
+  { key: 'refresh', label: 'refresh-token grant', bareLabel: 'the same grant' },
+  { key: 'page', label: 'sign-in page render', bareLabel: 'interaction details + a small page' },
+  { key: 'resetStart', label: 'reset start (JSON API)', bareLabel: 'a flow in a Map' },
+  { key: 'resetVerify', label: 'reset code verify (wrong code)', bareLabel: 'a keyed-hash check against the Map' },
+  { key: 'totp', label: 'TOTP verify at sign-in (wrong code)', bareLabel: 'interaction details + TOTP check + page' },
+];
+
+/** argon2's CPU per sign-in inside the server: its libuv pool threads (the busiest non-main threads), per sign-in. */
+export function hashCpuInServer(l: LoadResult, pool: number): number {
+  const ms = l.threads.reduce((sum, t) => sum + t.others.slice(0, pool).reduce((a, b) => a + b, 0), 0);
+  return ms / l.ops;
+}
+
+/** Hash CPU ÷ server CPU per sign-in, the hash CPU as measured inside the server. */
+export function signinEfficiency(s: StoreReport, key: 'signin' | 'signinTotp', pool: number): number {
+  const l = s.loads[key]!;
+  return hashCpuInServer(l, pool) / l.cpuPerOp;
+}
+
+/** The same with the hash CPU of the hash-bound probe (argon2 alone in its own process). */
+export function signinEfficiencyProbe(s: StoreReport, key: 'signin' | 'signinTotp'): number {
+  return s.hashCpuMs / s.loads[key]!.cpuPerOp;
+}
+
+/** rekey's CPU per step ÷ the bare baseline's. */
+export function stepRatio(r: Report, s: StoreReport, key: string): number {
+  if (key === 'signin') return (s.loads.signin!.cpuPerOp - hashCpuInServer(s.loads.signin!, r.threadpool)) / r.bare.loads.signin!.cpuPerOp;
+  return s.loads[key]!.cpuPerOp / r.bare.loads[key]!.cpuPerOp;
+}
+
+interface Target {
+  what: string;
+  limit: string;
+  figures: string[];
+  met: boolean;
+}
+
+function targets(r: Report): Target[] {
+  const out: Target[] = [];
+  const per = <T>(fn: (s: StoreReport) => T): T[] => r.stores.map(fn);
+  const label = (s: StoreReport, text: string): string => `${name(s.kind)}: ${text}`;
+
+  const eff = per((s) => [signinEfficiency(s, 'signin', r.threadpool), signinEfficiency(s, 'signinTotp', r.threadpool)] as const);
+  out.push({
+    what: 'Sign-in efficiency (hash CPU ÷ server CPU per sign-in)',
+    limit: '≥ 0.85',
+    figures: r.stores.map((s, i) => label(s, `${f(eff[i]![0], 2)} (password), ${f(eff[i]![1], 2)} (TOTP)`)),
+    met: eff.every(([a, b]) => a >= 0.85 && b >= 0.85),
+  });
+  const perCore = per((s) => s.loads.signin!.perCoreSecond);
+  out.push({
+    what: `Password sign-ins per core (argon2id m=${r.argon2.m} t=${r.argon2.t} p=${r.argon2.p})`,
+    limit: `≥ ${2 * KEYCLOAK_SIGNINS_PER_CORE}/s (2 × Keycloak's ${KEYCLOAK_SIGNINS_PER_CORE})`,
+    figures: r.stores.map((s, i) => label(s, `${f(perCore[i]!)}/s (TOTP: ${f(s.loads.signinTotp!.perCoreSecond)}/s)`)),
+    met: perCore.every((x) => x >= 2 * KEYCLOAK_SIGNINS_PER_CORE) && r.stores.every((s) => s.loads.signinTotp!.perCoreSecond >= 2 * KEYCLOAK_SIGNINS_PER_CORE),
+  });
+  const worst = per((s) => {
+    const ratios = [...STEPS.map((x) => ({ key: x.label, v: stepRatio(r, s, x.key) })), { key: 'sign-in without the hash', v: stepRatio(r, s, 'signin') }];
+    return ratios.sort((a, b) => b.v - a.v);
+  });
+  out.push({
+    what: 'Each non-hash step vs bare oidc-provider (server CPU per request)',
+    limit: '≤ 1.3 ×',
+    figures: r.stores.map((s, i) => label(s, worst[i]!.map((x) => `${x.key} ${f(x.v, 2)}×`).join(', '))),
+    met: worst.every((list) => list.every((x) => x.v <= 1.3)),
+  });
+  const refreshPerCore = per((s) => s.loads.refresh!.perCoreSecond);
+  out.push({
+    what: 'Refresh-token grants per core',
+    limit: `≥ ${3 * KEYCLOAK_REFRESH_PER_CORE}/s (3 × Keycloak's ${KEYCLOAK_REFRESH_PER_CORE})`,
+    figures: r.stores.map((s, i) => label(s, `${f(refreshPerCore[i]!, 0)}/s`)),
+    met: refreshPerCore.every((x) => x >= 3 * KEYCLOAK_REFRESH_PER_CORE),
+  });
+  const redis = r.stores.find((s) => s.kind === 'redis');
+  if (redis) {
+    const resetSteps = redis.costs.steps.filter((s) => s.step.startsWith('reset'));
+    const max = Math.max(...resetSteps.map((s) => s.calls));
+    out.push({
+      what: 'Redis round trips per reset step',
+      limit: '≤ 3',
+      figures: resetSteps.map((s) => `${s.step.replace(/^reset /, '')}: ${f(s.calls)}`),
+      met: max <= 3,
+    });
+    out.push({
+      what: 'Redis memory per pending reset flow',
+      limit: '≤ 1 KiB (1024 B)',
+      figures: [`${f(redis.costs.space.bytesPerFlow, 0)} B (used_memory growth over ${redis.costs.space.flows} flows, audit trail included)`],
+      met: redis.costs.space.bytesPerFlow <= 1024,
+    });
+  }
+  const rss = per((s) => Math.max(...s.peakRss));
+  out.push({
+    what: 'RSS per process under the sign-in load',
+    limit: '≤ 200 MB',
+    figures: r.stores.map((s, i) => label(s, `${f(rss[i]!, 0)} MB`)),
+    met: rss.every((x) => x <= 200),
+  });
+  return out;
+}
+
+export function renderReport(r: Report): string {
+  const L: string[] = [];
+  const row = (...cells: (string | number)[]): void => void L.push(`| ${cells.join(' | ')} |`);
+  L.push('# Performance', '');
+  L.push(
+    `Generated by \`npm run bench\` (bench/run.ts) on ${r.date.slice(0, 16).replace('T', ' ')} UTC in ${f(r.seconds, 0)} s. Do not edit by hand: run it again.`,
+    '',
+  );
+  L.push(
+    `- Machine: ${r.cores} cores (${r.cpuModel}), Node ${r.node}, loopback only; the load generator runs on the same cores.`,
+    `- argon2id m=${r.argon2.m} KiB, t=${r.argon2.t}, p=${r.argon2.p} (rekey's defaults, OWASP's recommendation); \`UV_THREADPOOL_SIZE=${r.threadpool}\` for every server (chosen from the hash bound below).`,
+    `- Stores: ${r.stores.map((s) => `${name(s.kind)} (${s.workers} rekey process${s.workers > 1 ? 'es' : ''})`).join(', ')}; Redis is a \`redis-server\` of the run's own on a free port, no persistence.`,
+    `- rekey runs as ${r.compiled ? '`node dist/src/server.js` (compiled as `npm run build` does, into test-artifacts/bench-build; the baseline likewise)' : '`node --import tsx src/server.ts` (the compiler refused the tree)'}` + SETUP,
+    '- **Cost** is server CPU time (user + system of the server processes, from `/proc/<pid>/stat`) divided by the operations completed in the window; **per core** is operations per second of server CPU, i.e. what one fully used core serves. Throughput (per second) and latency depend on the load generator sharing the machine; costs do not.',
+    `- Durations: sign-ins ${f(10 * r.scale, 0)} s at 16 clients, every other step ${f(5 * r.scale, 0)} s at 50 clients, after a warm-up.`,
+    '',
+  );
+
+  L.push('## Targets', '');
+  row('target', 'limit', 'measured', 'verdict');
+  row('---', '---', '---', '---');
+  for (const t of targets(r)) row(t.what, t.limit, t.figures.join('<br>'), t.met ? '**met**' : '**missed**');
+  L.push('');
+
+  L.push('## 1. Hash bound', '');
+  L.push('argon2id verifies of one stored hash in a process of its own, as many at a time as the thread pool has threads. CPU per verify from `process.cpuUsage()` (every thread).', '');
+  row('UV_THREADPOOL_SIZE', 'argon2 p', 'verifies/s', 'CPU ms per verify', 'latency p50 ms', '');
+  row('---:', '---:', '---:', '---:', '---:', '---');
+  for (const p of r.hash.probes) row(p.pool, p.p, f(p.perSecond), f(p.cpuMsPerVerify), f(p.p50), p === r.hash.chosen ? '← servers use this' : '');
+  L.push('', `Bound on this machine: at most ≈ ${f(r.hash.chosen.perSecond, 0)} password sign-ins per second (${r.cores} cores ÷ ${f(r.hash.chosen.cpuMsPerVerify)} ms), ≈ ${f(1000 / r.hash.chosen.cpuMsPerVerify, 0)} per core.`, '');
+
+  L.push('## 2. Full password sign-ins', '');
+  L.push(
+    'Authorization request → sign-in page → password → (second factor: chooser → authenticator code) → callback → token exchange (client_secret_basic, PKCE), first-party client (no consent page), a different user every time, 16 clients.',
+    '',
+    '**Efficiency** = hash CPU ÷ server CPU per sign-in. The hash CPU is measured inside the server: the CPU time of its libuv pool threads (where argon2 runs; the busiest threads besides the main one, from `/proc/<pid>/task/*/stat`) per sign-in. The column "probe" uses the hash bound\'s CPU per verify instead (argon2 alone in a quiet process).',
+    '',
+  );
+  row('store', 'sign-in', 'sign-ins/s', 'p50 ms', 'p99 ms', 'server CPU ms per sign-in', 'of it argon2 (pool threads)', 'of it the rest', 'efficiency', 'efficiency (probe)', 'sign-ins per core-second');
+  row('---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:');
+  for (const s of r.stores) {
+    for (const [key, label] of [['signin', 'password only (6 requests)'], ['signinTotp', 'password + TOTP (10 requests)']] as const) {
+      const l = s.loads[key]!;
+      const h = hashCpuInServer(l, r.threadpool);
+      row(name(s.kind), label, f(l.perSecond), f(l.p50, 0), f(l.p99, 0), f(l.cpuPerOp, 2), f(h, 2), f(l.cpuPerOp - h, 2), f(signinEfficiency(s, key, r.threadpool), 2), f(signinEfficiencyProbe(s, key), 2), f(l.perCoreSecond));
+    }
+  }
+  const bs = r.bare.loads.signin!;
+  row('bare oidc-provider', 'no hash (5 requests)', f(bs.perSecond), f(bs.p50, 0), f(bs.p99, 0), f(bs.cpuPerOp, 2), '0', f(bs.cpuPerOp, 2), '–', '–', f(bs.perCoreSecond));
+  L.push('');
+
+  L.push('## 3–4. Non-hash steps at 50 clients, against bare oidc-provider', '');
+  L.push(
+    'Bare oidc-provider: its default memory adapter, the same client, key, claims, TTLs and first-party grant, a login route that does no hashing. Reset start, reset code verify and the TOTP check have no oidc-provider counterpart: the baseline does the least those steps need on the same stack (Koa routing, body parsing, the keyed hashes, JSON or a page), with the state in a `Map`.',
+    '',
+  );
+  row('step', 'store', 'req/s', 'p99 ms', 'server CPU ms/req', 'bare: CPU ms/req', 'bare: what it does', 'ratio', 'req per core-second');
+  row('---', '---', '---:', '---:', '---:', '---:', '---', '---:', '---:');
+  for (const st of STEPS) {
+    for (const s of r.stores) {
+      const l = s.loads[st.key]!;
+      const b = r.bare.loads[st.key]!;
+      row(st.label, name(s.kind), f(l.perSecond, 0), f(l.p99, 1), f(l.cpuPerOp, 2), f(b.cpuPerOp, 2), st.bareLabel, `${f(stepRatio(r, s, st.key), 2)}×`, f(l.perCoreSecond, 0));
+    }
+  }
+  for (const s of r.stores) {
+    row('sign-in without the hash', name(s.kind), '–', '–', f(s.loads.signin!.cpuPerOp - hashCpuInServer(s.loads.signin!, r.threadpool), 2), f(bs.cpuPerOp, 2), 'the whole bare sign-in', `${f(stepRatio(r, s, 'signin'), 2)}×`, '–');
+  }
+  L.push('', 'Bare baseline throughput at 50 clients: ' + STEPS.map((st) => `${st.label} ${f(r.bare.loads[st.key]!.perSecond, 0)}/s (p99 ${f(r.bare.loads[st.key]!.p99, 1)} ms)`).join('; ') + '.', '');
+
+  L.push('## 5. Store cost', '');
+  for (const s of r.stores) {
+    if (s.kind === 'redis') {
+      L.push('### Redis', '', 'One request at a time. Round trips: commands a client sent (MONITOR, commands inside Lua scripts left out). Commands executed: `INFO commandstats` delta, Lua\'s inner commands included.', '');
+      row('step', 'round trips', 'commands executed', 'round trips by command');
+      row('---', '---:', '---:', '---');
+      for (const c of s.costs.steps) row(c.step, f(c.calls), f(c.inner), Object.entries(c.byCommand ?? {}).map(([k, v]) => `${k} ${f(v)}`).join(', '));
+    } else {
+      L.push('### SQLite', '', 'One request at a time: statements executed (prepared statements, pragmas, execs) and transactions.', '');
+      row('step', 'statements', 'transactions');
+      row('---', '---:', '---:');
+      for (const c of s.costs.steps) row(c.step, f(c.calls), f(c.inner));
+    }
+    const sp = s.costs.space;
+    L.push(
+      '',
+      `Space per pending reset flow (${sp.flows} flows started through the domain, each from its own IP, real accounts): **${f(sp.bytesPerFlow, 0)} bytes** per flow (${s.kind === 'redis' ? '`used_memory` growth' : 'growth of the used pages of the database file'}); of it: ${Object.entries(sp.parts).map(([k, v]) => `${k} ${f(v, 0)} B`).join(', ')}.`,
+      '',
+    );
+  }
+
+  L.push('## 6. Memory', '');
+  row('process', 'RSS idle MB', 'RSS peak under the sign-in load MB');
+  row('---', '---:', '---:');
+  for (const s of r.stores) s.idleRss.forEach((idle, i) => row(`rekey on ${name(s.kind)}${s.idleRss.length > 1 ? ` #${i + 1}` : ''}`, f(idle, 0), f(s.peakRss[i]!, 0)));
+  row('bare oidc-provider', f(r.bare.idleRss, 0), f(r.bare.peakRss, 0));
+  L.push('');
+  return `${L.join('\n')}\n`;
+}

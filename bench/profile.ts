@@ -1,0 +1,71 @@
+/**
+ * Profiling aid (not part of `npm run bench`): one rekey process with `--cpu-prof`, driven by
+ * password sign-ins (or another step), then stopped; the .cpuprofile lands in BENCH_PROF_DIR.
+ *
+ *   BENCH_PROF_DIR=/tmp/prof BENCH_PROF_STEP=signin|refresh|page|reset-start|reset-verify|totp node --import tsx bench/profile.ts
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad } from './lib/load.ts';
+import { startSmtpSink, startRedis } from './lib/aux.ts';
+import { makeKeys, PASSWORD, rekeyEnv, seed } from './lib/rekey.ts';
+import { freePort, startTsx, waitFor } from './lib/proc.ts';
+import { send } from './lib/http.ts';
+import { openSigninPage, openTotpPage, refresh, rekeySignIn, renderPage, resetChoose, resetStart, resetWrongCode, targetFor, wrongTotp } from './lib/flows.ts';
+
+const dir = process.env.BENCH_PROF_DIR ?? '/tmp/prof';
+const step = process.env.BENCH_PROF_STEP ?? 'signin';
+const store = process.env.BENCH_PROF_STORE ?? 'sqlite';
+const ms = Number(process.env.BENCH_PROF_MS ?? 8000);
+const smtp = await startSmtpSink();
+const redis = store === 'redis' ? await startRedis() : undefined;
+const dataDir = mkdtempSync(join(process.env.BENCH_PROF_TMP ?? tmpdir(), 'rekey-prof-'));
+const port = await freePort();
+const issuer = `https://127.0.0.1:${port}`;
+const env = rekeyEnv({ dataDir, keys: makeKeys(), smtpUrl: smtp.url, issuer, argon2: { m: 19456, t: 2, p: 1 }, threadpool: 2, ...(redis ? { redisUrl: redis.url } : {}) });
+const pop = await seed(env, 1000, 300);
+const child = startTsx('src/server.ts', { ...env, PORT: String(port) }, process.env.BENCH_PROF_OFF ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+const base = `http://127.0.0.1:${port}`;
+await waitFor('rekey', async () => (await send(`${base}/readyz`)).status === 200, 60_000, child);
+const t = (n: number) => targetFor(base, issuer, n);
+let u = 0;
+const tokens: string[] = [];
+const signins = async () => {
+  const x = pop.users[u++ % pop.users.length]!;
+  const tok = await rekeySignIn(t(u), { login: x.login, password: PASSWORD });
+  if (tok.refresh_token) tokens.push(tok.refresh_token);
+};
+let op: (w: number) => Promise<unknown> = signins;
+let conc = 16;
+if (step !== 'signin') {
+  conc = 50;
+  for (let i = 0; i < 20; i += 1) await signins();
+  const pages = await Promise.all(Array.from({ length: 50 }, (_, w) => openSigninPage(t(w))));
+  if (step === 'refresh') op = (w) => refresh(t(w), tokens[w % tokens.length]!);
+  if (step === 'page') op = (w) => renderPage(t(w), pages[w]!);
+  if (step === 'reset-start') op = (w) => resetStart(t(w), '/api/v1/resets', pop.users[u++ % pop.users.length]!.login);
+  if (step === 'reset-verify') {
+    const flows = await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+      const f = await resetStart(t(i), '/api/v1/resets', pop.users[i]!.login);
+      await resetChoose(t(i), '/api/v1/resets', f, f.methods.find((m) => m.kind === 'email')!.ref);
+      return { ...f, left: 9 };
+    }));
+    op = async (w) => {
+      const f = flows.find((x, i) => i % 50 === w && x.left > 0);
+      if (!f) return;
+      f.left -= 1;
+      await resetWrongCode(t(w), '/api/v1/resets', f);
+    };
+  }
+  if (step === 'totp') {
+    const parked = await Promise.all(Array.from({ length: 50 }, (_, w) => openTotpPage(t(w), { login: pop.admins[w]!.login, password: PASSWORD })));
+    op = (w) => wrongTotp(t(w), parked[w]!, 'second-factor');
+  }
+}
+const r = await runLoad({ name: step, concurrency: conc, durationMs: ms, warmupMs: 1000, pids: [child.pid], op: async (w) => void (await op(w)) });
+console.log(JSON.stringify({ step, perSecond: r.perSecond, cpuPerOp: r.cpuPerOp, errors: r.errors, firstError: r.firstError }));
+await child.stop();
+await smtp.stop();
+await redis?.stop();
+process.exit(0);
