@@ -131,7 +131,7 @@ export interface ApiRes {
 }
 
 /** One JSON API call. */
-export async function api(t: TestApp, method: 'get' | 'post', path: string, options: { secret?: string; body?: unknown; ip?: string } = {}): Promise<ApiRes> {
+export async function api(t: Pick<TestApp, 'url'>, method: 'get' | 'post', path: string, options: { secret?: string; body?: unknown; ip?: string } = {}): Promise<ApiRes> {
   let req = method === 'get' ? request(t.url).get(path) : request(t.url).post(path);
   req = req.set('Accept', 'application/json');
   if (options.ip) req = req.set('X-Forwarded-For', options.ip);

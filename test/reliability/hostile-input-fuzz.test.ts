@@ -146,9 +146,9 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const page = await browser.open((await rp.start()).url.toString(), t.redirectUri);
         const path = new URL(formAction(page.text, '/password'), t.url).pathname;
         const csrf = hiddenValue(page.text, 'csrf');
-        targets.password = { name: 'sign-in: password', browser, path, fields: () => ({ csrf, identifier: s.login, password: 'not-the-password-at-all' }), fuzz: ['identifier', 'password', 'csrf'], runs: 60 };
+        targets.password = { name: 'sign-in: password', browser, path, fields: () => ({ csrf, identifier: s.login, password: 'not-the-password-at-all' }), fuzz: ['identifier', 'password', 'csrf'], runs: 100 };
         const uid = path.split('/')[2]!;
-        targets.abort = { name: 'sign-in: cancel', browser, path: `/interaction/${uid}/abort`, fields: () => ({}), fuzz: ['csrf'], runs: 25 };
+        targets.abort = { name: 'sign-in: cancel', browser, path: `/interaction/${uid}/abort`, fields: () => ({}), fuzz: ['csrf'], runs: 50 };
       }
       // Second factor: the authenticator code page.
       {
@@ -166,7 +166,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           fields: () => ({ csrf, action: 'finish', code: '000000', ref: 'f0', remember: 'yes' }),
           fuzz: ['action', 'code', 'ref', 'remember', 'csrf'],
           actions: ['finish', 'choose', 'back'],
-          runs: 60,
+          runs: 100,
         };
       }
       // Bootstrap proof: the code to the primary address.
@@ -184,7 +184,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           fields: () => ({ csrf, action: 'code', code: '00000000', pass: 'wrong-pass' }),
           fuzz: ['action', 'code', 'pass'],
           actions: ['code', 'tap'],
-          runs: 40,
+          runs: 80,
         };
       }
       // Registration: the chooser, the email address form, the questions form.
@@ -204,7 +204,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           fields: () => ({ csrf, action, kind: 'email', email: 'not-an-address', phone: '12', extension: 'x', channel: 'sms', question_1: 'q1', answer_1: 'a', question_2: 'q2', answer_2: 'b', question_3: 'q3', answer_3: 'c' }),
           fuzz: ['action', 'kind', 'email', 'phone', 'extension', 'channel', 'code', 'saved', 'question_1', 'answer_1', 'question_3', 'answer_3'],
           actions: ['choose', 'start', 'finish', 'back', 'postpone', 'resend'],
-          runs: 30,
+          runs: 60,
         };
       }
       // Consent for a third-party client.
@@ -213,7 +213,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const { browser, page } = await signedIn(s, thirdParty);
         assert.match(page.text, /consent/i);
         const path = new URL(formAction(page.text, '/consent'), t.url).pathname;
-        targets.consent = { name: 'consent', browser, path, fields: () => ({}), fuzz: ['csrf'], runs: 25 };
+        targets.consent = { name: 'consent', browser, path, fields: () => ({}), fuzz: ['csrf'], runs: 50 };
       }
       // Forgot password: the start form, the flow (at "prove it is you"), the emailed-link form.
       {
@@ -226,7 +226,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           path: '/reset',
           fields: () => ({ csrf: hiddenValue(form.text, 'csrf'), identifier: s.login, r: 'abc' }),
           fuzz: ['identifier', 'r', 'csrf'],
-          runs: 40,
+          runs: 80,
         };
         const flowBrowser = new Browser(t.url);
         const choose = await startResetPage(flowBrowser, s.login);
@@ -238,11 +238,11 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           fields: () => ({ csrf: hiddenValue(prove.text, 'csrf'), action: 'finish', code: '000000', ref: 'm1', channel: 'sms', answer_1: 'x' }),
           fuzz: ['action', 'code', 'ref', 'channel', 'password', 'confirm', 'answer_1', 'csrf'],
           actions: ['choose', 'finish', 'resend', 'back'],
-          runs: 60,
+          runs: 100,
         };
         const cont = new Browser(t.url);
         const contForm = await cont.open('/reset/continue?flow=abcdefghijklmnop');
-        targets.resetContinue = { name: 'reset: continue from the email', browser: cont, path: '/reset/continue', fields: () => ({ csrf: hiddenValue(contForm.text, 'csrf'), flow: 'abcdefghijklmnop', code: 'wrong' }), fuzz: ['flow', 'code', 'csrf'], runs: 30 };
+        targets.resetContinue = { name: 'reset: continue from the email', browser: cont, path: '/reset/continue', fields: () => ({ csrf: hiddenValue(contForm.text, 'csrf'), flow: 'abcdefghijklmnop', code: 'wrong' }), fuzz: ['flow', 'code', 'csrf'], runs: 60 };
       }
       // My security info: step 1 (password), step 2 (a method), management with a recent proof; change password.
       {
@@ -250,7 +250,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const one = (await signedIn(await victim('fz-account-1', ['email', 'authenticator_app']))).browser;
         const start = await one.open('/account/security');
         const csrfOne = hiddenValue(start.text, 'csrf');
-        targets.accountPassword = { name: 'My security info: password', browser: one, path: '/account/security/password', fields: () => ({ csrf: csrfOne, password: 'wrong-password-here' }), fuzz: ['password', 'csrf'], runs: 30 };
+        targets.accountPassword = { name: 'My security info: password', browser: one, path: '/account/security/password', fields: () => ({ csrf: csrfOne, password: 'wrong-password-here' }), fuzz: ['password', 'csrf'], runs: 60 };
         const two = (await signedIn(await victim('fz-account-2', ['email', 'authenticator_app']))).browser;
         const first = await two.open('/account/security');
         const pick = await two.submit(first, '/account/security/password', { password: PASSWORD });
@@ -262,7 +262,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           fields: () => ({ csrf: csrfTwo, action: 'finish', methodId: 'nope', code: '000000', channel: 'sms' }),
           fuzz: ['action', 'methodId', 'code', 'channel'],
           actions: ['start', 'finish', 'resend', 'back'],
-          runs: 30,
+          runs: 60,
         };
         const s = await victim('fz-account-3', ['email', 'authenticator_app']);
         const three = (await signedIn(s)).browser;
@@ -290,7 +290,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
             fields: () => ({ csrf: csrfThree, action: 'open', kind: 'nope', email: 'x', methodId: 'nope', deviceId: 'nope', saved: 'no' }),
             fuzz: [...fuzz],
             ...(actions ? { actions: [...actions] } : {}),
-            runs: 20,
+            runs: 40,
           };
         }
         const change = await three.open('/account/password');
@@ -300,7 +300,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           path: '/account/password',
           fields: () => ({ csrf: hiddenValue(change.text, 'csrf'), current: 'wrong-current-password', password: 'new-password-is-long-enough', confirm: 'new-password-is-long-enough' }),
           fuzz: ['current', 'password', 'confirm', 'csrf'],
-          runs: 30,
+          runs: 60,
         };
       }
       // Invitation and the admin dashboard's sign-out.
@@ -314,12 +314,12 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
           path: '/invite',
           fields: () => ({ csrf: hiddenValue(form.text, 'csrf'), identifier: s.login, code: 'abcde-fghjk-mnpqr-stuvw', password: 'new-password-is-long-enough', confirm: 'new-password-is-long-enough' }),
           fuzz: ['identifier', 'code', 'password', 'confirm', 'csrf'],
-          runs: 30,
+          runs: 60,
         };
         const admin = new Browser(t.url);
         const dash = await admin.agent.get('/admin/logout');
         assert.ok(dash.status < 500);
-        targets.adminLogout = { name: 'admin: sign out', browser: admin, path: '/admin/logout', fields: () => ({}), fuzz: ['csrf'], runs: 15 };
+        targets.adminLogout = { name: 'admin: sign out', browser: admin, path: '/admin/logout', fields: () => ({}), fuzz: ['csrf'], runs: 30 };
       }
       snapshots = new Map(await Promise.all(victims.map(async (v) => [v.id, JSON.stringify(await t.services.accounts.get(v.id))] as const)));
     });
@@ -364,7 +364,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         if (ct) req = req.set('Content-Type', ct);
         const res = await req.serialize(asIs).send(data).redirects(0);
         assertSafe({ status: res.status, headers: res.headers, text: res.text ?? '' }, t.url, `${tg.name} raw ${ct} ${data.toString('hex').slice(0, 60)}`);
-      }, 80);
+      }, 150);
     });
 
     it('afterwards: every victim account is unchanged, no audit event says something succeeded, Object.prototype is clean', async () => {
@@ -412,7 +412,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const res = await api(path, b.data, how === 'form' ? b.type : 'application/json', op ? `Bearer ${flow.secret}` : undefined);
         assert.match(String(res.headers['content-type']), /^application\/json/, `${path}: JSON`);
         assertSafe(res, t.url, `API ${path} ${how} ${key}=${describeValue(value)}`);
-      }, 100);
+      }, 200);
     });
 
     it('whole bodies of any JSON value, invalid UTF-8 and odd content types', async () => {
@@ -426,7 +426,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const path = op === '' ? '/api/v1/resets' : `/api/v1/resets/${flow.flow}${op}`;
         const res = await api(path, d, ct, op ? `Bearer ${flow.secret}` : undefined);
         assertSafe(res, t.url, `API ${path} ${ct} ${d.toString('hex').slice(0, 60)}`);
-      }, 80);
+      }, 150);
     });
 
     it('hostile flow ids in the path and hostile Authorization headers', async () => {
@@ -440,7 +440,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const req = op ? request(t.url).post(path).set('Content-Type', 'application/json').send('{}') : request(t.url).get(path);
         const res = await req.set('Authorization', auth);
         assertSafe({ status: res.status, headers: res.headers, text: res.text ?? '' }, t.url, `API ${path} auth=${JSON.stringify(auth).slice(0, 80)}`);
-      }, 60);
+      }, 120);
     });
 
     it('afterwards: the API victim is unchanged and its flow never moved past "choose"/"prove"', async () => {
@@ -488,7 +488,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
       await check('query', fc.tuple(fc.constantFrom(...pages), value, fc.constantFrom('text/html', 'application/json', '*/*')), async ([page, v, accept]) => {
         const res = await request(t.url).get(`${page}${v}`).set('Accept', accept).redirects(0);
         assertSafe({ status: res.status, headers: res.headers, text: res.text ?? '' }, t.url, `GET ${page}${v.slice(0, 100)}`);
-      }, 120);
+      }, 200);
       assertNoPollution(proto);
     });
 
@@ -504,7 +504,7 @@ describe('hostile input: fuzzing every form, API field, query and path', functio
         const answer = { status: res.status, headers: res.headers, text: m === 'HEAD' ? '' : (res.text ?? '') };
         if (m === 'HEAD') assert.ok(res.status < 500, `HEAD ${p}${s}: ${res.status}`);
         else assertSafe(answer, t.url, `${m} ${p}${s.slice(0, 100)}`);
-      }, 120);
+      }, 200);
     });
   });
 });

@@ -166,7 +166,7 @@ for (const hops of [0, 1]) {
       await check('one header', fc.tuple(fc.constantFrom(...routes), header), async ([route, [name, value]]) => {
         const res = await send(route, [[name, value]]);
         safe(res, `${route.method} ${route.path} ${name}: ${value.toString('latin1').slice(0, 100)}`);
-      }, 150);
+      }, 250);
     });
 
     it('several hostile headers at once, repeated ones included', async () => {
@@ -174,7 +174,7 @@ for (const hops of [0, 1]) {
       await check('many headers', fc.tuple(fc.constantFrom(...routes), headers), async ([route, extra]) => {
         const res = await send(route, extra);
         safe(res, `${route.method} ${route.path} ${extra.map(([n, v]) => `${n}: ${v.toString('latin1').slice(0, 40)}`).join(' | ')}`);
-      }, 100);
+      }, 150);
     });
 
     it('afterwards: the account is unchanged, nothing succeeded, Object.prototype is clean', async () => {
