@@ -341,7 +341,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
    * before the state is loaded: a concurrent POST gets 409 and changes nothing, a GET waits.
    */
   const alone = <T>(who: { account: AccountRecord; sessionUid: string }, fn: () => Promise<T>, waitMs = 0): Promise<T> =>
-    exclusive(store.counters, `{a:${who.account.id}}:security-info-lock:${who.sessionUid}`, fn, { waitMs });
+    exclusive(store, clock, `{a:${who.account.id}}:security-info-lock:${who.sessionUid}`, fn, { waitMs });
 
   router.get(ACCOUNT_PATHS.page, async (ctx) => {
     const who = await signedIn(ctx);

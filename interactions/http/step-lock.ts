@@ -6,25 +6,16 @@
  * consumed by the first would count as a failure (toward the lockout). The holder runs; a
  * POST arriving meanwhile gets 409 `busy` and changes nothing; a GET waits a little for it.
  *
- * The lock is an atomic store counter (the same on every backend, and across processes):
- * the first hit holds it, the holder resets it when done, and a holder that died frees it
- * after HOLD_MS.
+ * The lock is a store lease (src/domain/lease.ts; the same on every backend, and across
+ * processes): the holder renews it while it works and releases it when done, and a holder that
+ * died frees it within LEASE_MS (5 s).
  */
-import type { CounterStore } from '../../src/store/types.ts';
+import type { Clock, Store } from '../../src/store/types.ts';
+import { withLease } from '../../src/domain/lease.ts';
 import { Busy } from '../../src/errors.ts';
 
-const HOLD_MS = 30_000;
-const POLL_MS = 25;
-
-export async function exclusive<T>(counters: CounterStore, key: string, fn: () => Promise<T>, options: { waitMs?: number } = {}): Promise<T> {
-  const deadline = Date.now() + (options.waitMs ?? 0);
-  while ((await counters.hit(key, HOLD_MS)).count > 1) {
-    if (Date.now() >= deadline) throw new Busy();
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  try {
-    return await fn();
-  } finally {
-    await counters.reset(key).catch(() => undefined);
-  }
+export async function exclusive<T>(store: Pick<Store, 'ephemeral'>, clock: Clock, key: string, fn: () => Promise<T>, options: { waitMs?: number } = {}): Promise<T> {
+  const run = await withLease(store.ephemeral, clock, key, fn, options);
+  if (!run.held) throw new Busy();
+  return run.value;
 }

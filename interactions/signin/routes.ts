@@ -130,7 +130,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       const uid = String(ctx.params.uid ?? '');
       // An id that cannot be one (load() refuses it anyway) gets no key of its own.
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return next();
-      await exclusive(services.store.counters, `interaction-lock:{${uid}}`, () => next(), { waitMs });
+      await exclusive(services.store, services.clock, `interaction-lock:{${uid}}`, () => next(), { waitMs });
     };
   const postAlone = alone(0);
 

@@ -24,10 +24,13 @@ import { startRedisServer, type RedisProcess } from '../support/redis.ts';
 import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import { digitsIn, startSmsGateway, TEST_TWILIO, twilioEnv, type SmsGateway } from '../support/sms-gateway.ts';
 import { seedWithMethods } from '../support/seed.ts';
-import { LEAK } from '../support/rekey-process.ts';
+import { HoppingBrowser, LEAK, sharedRekeyEnv, startRekeyProcess, type HttpPage, type RekeyProcess } from '../support/rekey-process.ts';
+import { freePort } from '../support/redis.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { createServices, type Services } from '../../src/services.ts';
 import type { MethodRecord } from '../../src/domain/methods/types.ts';
 import { NEW_PASSWORD, OLD_PASSWORD, passwordState } from './crash-kit.ts';
-import { STEP_LEASE_MS } from '../../src/domain/reset/reset-flows.ts';
+import { LEASE_MS } from '../../src/domain/lease.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -150,7 +153,7 @@ describe('Redis stopped and started again mid-flow', function () {
     // The reload: "already done" (a step lock the outage kept from being released ends by itself).
     const reloadStarted = Date.now();
     let reload = await browser.submit(newPassword, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
-    while (/already being processed/.test(reload.text) && Date.now() - reloadStarted < STEP_LEASE_MS + 2_000) {
+    while (/already being processed/.test(reload.text) && Date.now() - reloadStarted < LEASE_MS + 2_000) {
       await sleep(250);
       reload = await browser.submit(newPassword, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD });
     }
@@ -332,4 +335,88 @@ describe('delivery faults: SMTP and SMS gateway', function () {
       });
     });
   }
+});
+
+describe('a rekey process killed in the middle of a sign-in step', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let smtp: TestSmtpServer;
+  let services: Services;
+  let survivor: RekeyProcess;
+  let victim: RekeyProcess | undefined;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rekey-killed-signin-'));
+    smtp = await startSmtpServer();
+    const port = await freePort();
+    env = sharedRekeyEnv(dir, `http://127.0.0.1:${port}`, {
+      SSPR_SCOPE: 'all',
+      SSPR_METHODS: 'email,authenticator_app',
+      TWO_FACTOR: 'all',
+      TWO_FACTOR_METHODS: 'email,authenticator_app',
+      SMTP_URL: smtp.url,
+      DEV_OUTBOX: 'false',
+      DATA_DIR: join(dir, 'data'),
+    });
+    services = await createServices(parseConfig(env));
+    survivor = await startRekeyProcess(env, { port });
+  });
+  after(async () => {
+    await victim?.kill();
+    await survivor?.kill();
+    await services?.close();
+    await smtp?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('killed while the second-factor code is being mailed: the same step on another process works within seconds', async () => {
+    const { account } = await services.accounts.create({ login: 'kim', email: 'kim@example.com', password: OLD_PASSWORD });
+    const now = services.clock();
+    await services.accounts.update(account.id, (a) => ({ ...a, bootstrapProvenAt: now, methods: [{ id: 'e1', kind: 'email', address: 'kim.second@example.org', registeredAt: now, confirmedAt: now }] }));
+    victim = await startRekeyProcess(env);
+    // What the load balancer sends to: the victim until it dies, then the survivor.
+    let live = [victim.port];
+    const browser = new HoppingBrowser(() => live);
+    const issuer = env.ISSUER!;
+    const redirectUri = `${issuer}/test-rp/callback`;
+    const csrf = (page: HttpPage): string => /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const action = (page: HttpPage, suffix: string): string => new URL(/action="([^"]*)"/.exec(page.text.slice(page.text.indexOf(`${suffix}"`) - 200))![1]!, issuer).toString();
+    const auth = new URL(`${issuer}/auth`);
+    auth.search = new URLSearchParams({ client_id: 'test-rp', redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'st', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString();
+    const signin = await browser.follow(await browser.request(auth.toString()), redirectUri);
+    const passwordAction = new URL(/action="([^"]*\/password)"/.exec(signin.text)![1]!, issuer).toString();
+    const chooser = await browser.follow(await browser.request(passwordAction, { method: 'POST', form: { csrf: csrf(signin), identifier: 'kim', password: OLD_PASSWORD } }), redirectUri);
+    assert.match(chooser.text, /<h1>Confirm it is you<\/h1>/, chooser.text.slice(0, 500));
+    const choose = action(chooser, '/second-factor');
+    const ref = /name="ref" id="ref-([^"]+)"/.exec(chooser.text)![1]!;
+
+    // The mail server takes the message and never answers: the step waits, holding its interaction.
+    smtp.failNext('timeout');
+    const inFlight = browser.request(choose, { method: 'POST', form: { csrf: csrf(chooser), action: 'choose', ref } });
+    inFlight.catch(() => undefined);
+    // (the step's store work before the send takes milliseconds)
+    await sleep(700);
+    assert.equal(smtp.messages.length, 0, 'the message is still hanging');
+    await victim.kill();
+    await assert.rejects(inFlight, 'the dead process never answers');
+    live = [survivor.port];
+
+    // The user sends the form again; the load balancer picks the live process.
+    const started = Date.now();
+    let page = await browser.request(choose, { method: 'POST', form: { csrf: csrf(chooser), action: 'choose', ref } });
+    while (page.status === 409 && Date.now() - started < 15_000) {
+      assert.match(page.text, /already being processed/);
+      await sleep(500);
+      page = await browser.request(choose, { method: 'POST', form: { csrf: csrf(chooser), action: 'choose', ref } });
+    }
+    const waited = Date.now() - started;
+    page = await browser.follow(page, redirectUri);
+    assert.equal(page.status, 200, page.text.slice(0, 500));
+    assert.match(page.text, /We sent a code to/);
+    assert.ok(waited < 8_000, `the dead process held the sign-in for ${waited} ms`);
+    const code = codeIn(await smtp.waitFor((m) => m.to.includes('kim.second@example.org') && m.subject.includes('code')), 8);
+    const done = await browser.follow(await browser.request(action(page, '/second-factor'), { method: 'POST', form: { csrf: csrf(page), action: 'finish', code } }), redirectUri);
+    assert.ok(done.location?.startsWith(redirectUri), `signed in: ${done.status} ${done.text.slice(0, 300)}`);
+  });
 });

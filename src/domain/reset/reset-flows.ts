@@ -30,6 +30,7 @@ import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, P
 import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
 import { decoyMethods, decoySubject } from './decoys.ts';
 import { faultPoint } from '../fault-points.ts';
+import { withLease } from '../lease.ts';
 
 export type ResetState = 'choose' | 'prove' | 'new_password' | 'done';
 
@@ -121,14 +122,6 @@ const failsKey = (subject: string): string => `reset-fails:{a:${subject}}`;
 const blockKey = (subject: string): string => `reset-block:{a:${subject}}`;
 const startsKey = (ip: string): string => `reset-starts:{ip:${ip}}`;
 const stepLockKey = (handle: string): string => `reset-lock:{f:${handle}}`;
-/**
- * The step lock is a lease: its holder renews it every STEP_LEASE_RENEW_MS while the step runs
- * (a WAIT for replicas, a slow mail server), so however long a live step takes it keeps the
- * flow; a holder that died (a crash, a SIGKILL) stops renewing, and the flow is free again
- * within STEP_LEASE_MS.
- */
-export const STEP_LEASE_MS = 5_000;
-const STEP_LEASE_RENEW_MS = 1_500;
 
 const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
 
@@ -345,26 +338,13 @@ export class ResetFlows {
   private async exclusive(handle: string, secret: string, step: () => Promise<ResetOutcome>): Promise<ResetOutcome> {
     const flow = await this.load(handle, secret);
     if (!flow) return expired();
-    const { store, clock } = this.deps;
-    const key = stepLockKey(handle);
-    const owner = randomId(12);
-    if (!(await store.ephemeral.acquireLease(key, owner, clock() + STEP_LEASE_MS))) {
-      // A finished flow says so, whoever is still busy with its clean-up.
-      if (flow.state === 'done') return this.wrongState(flow);
-      return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
-    }
-    const renew = setInterval(() => {
-      // A failed renewal is retried at the next tick; a lost lease only lets a concurrent
-      // submit run, and the commit consumes its token atomically whatever runs.
-      store.ephemeral.renewLease(key, owner, clock() + STEP_LEASE_MS).catch(() => undefined);
-    }, STEP_LEASE_RENEW_MS);
-    renew.unref();
-    try {
-      return await step();
-    } finally {
-      clearInterval(renew);
-      await store.ephemeral.releaseLease(key, owner).catch(() => undefined);
-    }
+    // A lease (see lease.ts): a step that waits (a WAIT for replicas, a slow mail server) keeps
+    // the flow; a process that died mid-step frees it within LEASE_MS.
+    const run = await withLease(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), step);
+    if (run.held) return run.value;
+    // A finished flow says so, whoever is still busy with its clean-up.
+    if (flow.state === 'done') return this.wrongState(flow);
+    return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
   }
 
   /** Whose flow, for audit events: the account, or nobody for a decoy (marked as one). */
