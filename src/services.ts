@@ -8,7 +8,7 @@ import type { Clock, Store } from './store/types.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadKeyMaterial, type KeyMaterial } from './keys.ts';
 import { PasswordHasher } from './domain/password-hasher.ts';
-import { PasswordRules } from './domain/password-rules.ts';
+import { PasswordRules, contextWords } from './domain/password-rules.ts';
 import { SigninLimits } from './domain/signin-limits.ts';
 import { Hmac } from './domain/secrets.ts';
 import { Accounts } from './domain/accounts.ts';
@@ -114,7 +114,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     parallelism: config.ARGON2_PARALLELISM,
   });
   const hasher = metrics ? measuredHasher(plainHasher, metrics.argon2Seconds) : plainHasher;
-  const rules = new PasswordRules({ minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH }, hasher);
+  const rules = new PasswordRules(
+    { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH, contextWords: contextWords(config.PRODUCT_NAME, config.ISSUER) },
+    hasher,
+  );
   const limits = new SigninLimits(
     store,
     {

@@ -1,7 +1,8 @@
 /**
  * Rules for a new password (NIST 800-63B): length bounds counted in characters after NFKC,
  * never truncated, no composition rules, not a common password, not containing the login or
- * the email's local part, not one of the last N passwords.
+ * the email's local part, nor a word of the service itself (its product name and host name,
+ * see `contextWords`), not one of the last N passwords.
  */
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { charLength, normalizePassword } from './normalize.ts';
@@ -12,6 +13,7 @@ export type PasswordProblem =
   | 'password_too_long'
   | 'password_common'
   | 'password_contains_identity'
+  | 'password_contains_context'
   | 'password_reused'
   | 'password_mismatch';
 
@@ -33,10 +35,14 @@ export interface PasswordContext {
 }
 
 export class PasswordRules {
+  private readonly context: string[];
+
   constructor(
-    private readonly opts: { minLength: number; maxLength: number },
+    private readonly opts: { minLength: number; maxLength: number; contextWords?: readonly string[] },
     private readonly hasher: PasswordHasher,
-  ) {}
+  ) {
+    this.context = (opts.contextWords ?? []).map((w) => w.normalize('NFKC').toLowerCase()).filter((w) => w.length >= 4);
+  }
 
   get minLength(): number {
     return this.opts.minLength;
@@ -56,9 +62,23 @@ export class PasswordRules {
     if (commonPasswords().has(lower) || commonPasswords().has(lower.trim())) return 'password_common';
     const identities = [ctx.login, ...ctx.emails.map((e) => e.split('@')[0] ?? '')].filter((s) => s.length >= 3);
     if (identities.some((id) => lower.includes(id.toLowerCase()))) return 'password_contains_identity';
+    if (this.context.some((word) => lower.includes(word))) return 'password_contains_context';
     for (const hash of ctx.history) {
       if (await this.hasher.verify(hash, pw)) return 'password_reused';
     }
     return undefined;
   }
+}
+
+/**
+ * Words of the service itself that make a password easy to guess (ASVS 5.0 6.1.2, 6.2.11): the
+ * words of the product name and the labels of the issuer's host name (its top-level domain
+ * aside), of 4 letters or more. "Acme Identity" at https://login.acme-corp.example gives
+ * acme, identity, login, corp.
+ */
+export function contextWords(productName: string, issuer: string): string[] {
+  const host = new URL(issuer).hostname;
+  const labels = /^[\d.:[\]]+$/.test(host) ? [] : host.split('.').slice(0, -1);
+  const words = [productName, ...labels].flatMap((s) => s.normalize('NFKC').toLowerCase().split(/[^\p{L}]+/u));
+  return [...new Set(words.filter((w) => w.length >= 4))];
 }

@@ -24,6 +24,9 @@ export const ACCOUNT_PATHS = {
   forgetDevices: '/account/security/devices/forget-all',
 } as const;
 
+/** Every page of a signed-in user offers to sign out (rekey's own sign-out confirmation). */
+const signOut = (): Html => html`<p class="links"><a href="/session/end">${t('logout.yes')}</a></p>`;
+
 const hidden = (csrf: string, action?: string): Html =>
   html`<input type="hidden" name="csrf" value="${csrf}">${action ? html`<input type="hidden" name="action" value="${action}">` : ''}`;
 
@@ -63,7 +66,8 @@ ${f.summary}
 <input type="password" id="password" name="password" autocomplete="current-password" required${f.describe('password')}${f.autofocus('password')}>
 ${fieldError('password', f.error('password'))}
 <div class="actions"><button type="submit">${t('register.next')}</button></div>
-</form>`,
+</form>
+${signOut()}`,
   });
 }
 
@@ -90,7 +94,8 @@ ${v.methods.map(
 <label for="method-${m.id}">${m.label}<span class="hint"> – ${m.masked}</span></label></div>`,
 )}
 </fieldset>${fieldError('methodId', f.error('methodId'))}
-<div class="actions"><button type="submit">${t('register.next')}</button></div></form>`,
+<div class="actions"><button type="submit">${t('register.next')}</button></div></form>
+${signOut()}`,
   });
 }
 
@@ -152,7 +157,8 @@ ${v.hasRecoveryCodes
 <div class="actions"><button type="submit" class="secondary" aria-describedby="regenerate-hint">${t('account.manage.regenerate')}</button></div></form>`
   : ''}
 ${v.devices ? devicesSection(v.csrf, v.devices) : ''}
-<p class="links"><a href="/account/password">${t('account.manage.change_password')}</a></p>`,
+<p class="links"><a href="/account/password">${t('account.manage.change_password')}</a></p>
+${signOut()}`,
   });
 }
 

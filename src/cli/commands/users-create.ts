@@ -27,6 +27,8 @@ function problemText(services: Services, problem: unknown): string {
       return 'it is a commonly used password';
     case 'password_contains_identity':
       return 'it contains the login or the name part of the email address';
+    case 'password_contains_context':
+      return 'it contains the product name or a word of the service address (PRODUCT_NAME, ISSUER)';
     default:
       return String(problem);
   }
