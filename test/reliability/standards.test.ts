@@ -288,6 +288,26 @@ describe('standards: ASVS 5.0 and NIST 800-63B-4 requirements not proven elsewhe
       assert.deepEqual(services.PHONE_COUNTRIES, []);
     });
 
+    it('where phones are offered, so are the authenticator app and recovery codes, and the page says texts and calls are the weaker choice (6.6.1)', async () => {
+      const app = await startTestApp({ SSPR_SCOPE: 'all', SSPR_METHODS: 'email,mobile_phone,office_phone,authenticator_app,recovery_codes', PHONE_COUNTRIES: 'PL', DEFAULT_LOCALE: 'en' });
+      try {
+        const appRp = await RelyingParty.discover(app.url, app.redirectUri);
+        const { account } = await app.services.accounts.create({ login: 'phone-risk', email: 'phone-risk@example.com', password: PASSWORD });
+        await app.services.accounts.update(account.id, (a) => ({ ...a, bootstrapProvenAt: Date.now() }));
+        for (const [lang, texts] of [['en', /Texts and calls can be diverted to another phone \(for example by a SIM swap\): the authenticator app is safer/], ['de', /SMS und Anrufe können auf ein anderes Telefon umgeleitet werden/]] as const) {
+          const browser = new Browser(app.url);
+          const signin = await browser.open((await appRp.start({ ui_locales: lang })).url.toString(), app.redirectUri);
+          const chooser = await browser.submit(signin, formAction(signin.text, '/password'), { identifier: 'phone-risk', password: PASSWORD });
+          assert.match(chooser.text, /id="kind-authenticator_app"/);
+          assert.match(chooser.text, /id="kind-recovery_codes"/);
+          assert.match(chooser.text, /id="kind-mobile_phone"/);
+          assert.match(chooser.text, texts);
+        }
+      } finally {
+        await app.close();
+      }
+    });
+
     it('an invitation code is single use and expires; a temporary password must be changed at once (6.4.1)', async () => {
       const { account } = await t.services.accounts.create({ login: 'invited-once', email: 'invited-once@example.com', noPassword: true });
       const before = smtp.messages.length;
