@@ -40,6 +40,8 @@ export interface LoadResult {
    * threads, busiest first (the libuv pool's threads, where argon2 runs, lead under a sign-in load).
    */
   threads: { main: number; others: number[] }[];
+  /** Every latency (ms), ascending. */
+  latencies: number[];
 }
 
 function threadDelta(pid: number, before: Map<number, number>, after: Map<number, number>): { main: number; others: number[] } {
@@ -144,5 +146,59 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     perCoreSecond: serverCpuMs > 0 ? (ops * 1000) / serverCpuMs : NaN,
     exhausted,
     threads: o.pids.map((p, i) => threadDelta(p, threadsStart[i] ?? new Map(), threadsEnd[i] ?? new Map())),
+    latencies: sorted,
   };
+}
+
+/** Several windows of one load as one result. */
+export function mergeLoads(parts: LoadResult[]): LoadResult {
+  const first = parts[0]!;
+  const ops = parts.reduce((a, p) => a + p.ops, 0);
+  const seconds = parts.reduce((a, p) => a + p.seconds, 0);
+  const serverCpuMs = parts.reduce((a, p) => a + p.serverCpuMs, 0);
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const firstError = parts.find((p) => p.firstError)?.firstError;
+  return {
+    name: first.name,
+    concurrency: first.concurrency,
+    ops,
+    errors: parts.reduce((a, p) => a + p.errors, 0),
+    ...(firstError ? { firstError } : {}),
+    seconds,
+    perSecond: ops / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    serverCpuMs,
+    cpuPerOp: ops > 0 ? serverCpuMs / ops : NaN,
+    perCoreSecond: serverCpuMs > 0 ? (ops * 1000) / serverCpuMs : NaN,
+    exhausted: parts.some((p) => p.exhausted),
+    threads: first.threads.map((_, i) => {
+      const main = parts.reduce((a, p) => a + (p.threads[i]?.main ?? 0), 0);
+      const width = Math.max(...parts.map((p) => p.threads[i]?.others.length ?? 0));
+      // Busiest-first positions summed: the pool threads lead in every window of a sign-in load.
+      const others = Array.from({ length: width }, (_, k) => parts.reduce((a, p) => a + (p.threads[i]?.others[k] ?? 0), 0));
+      return { main, others };
+    }),
+    latencies,
+  };
+}
+
+/**
+ * Two loads measured side by side: short windows taking turns (a, b, a, b, …), so a machine
+ * that gets busier or quieter meanwhile weighs on both alike.
+ */
+export async function runPaired(
+  a: Omit<LoadOptions, 'durationMs' | 'warmupMs'>,
+  b: Omit<LoadOptions, 'durationMs' | 'warmupMs'>,
+  o: { rounds: number; windowMs: number; warmupMs: number },
+): Promise<{ a: LoadResult; b: LoadResult }> {
+  const pa: LoadResult[] = [];
+  const pb: LoadResult[] = [];
+  for (let round = 0; round < o.rounds; round += 1) {
+    const warmupMs = round === 0 ? o.warmupMs : Math.min(250, o.warmupMs);
+    pa.push(await runLoad({ ...a, durationMs: o.windowMs, warmupMs }));
+    pb.push(await runLoad({ ...b, durationMs: o.windowMs, warmupMs }));
+    if (pa.at(-1)!.exhausted || pb.at(-1)!.exhausted) break;
+  }
+  return { a: mergeLoads(pa), b: mergeLoads(pb) };
 }
