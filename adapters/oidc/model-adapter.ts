@@ -4,8 +4,8 @@
  * written before the account's `notBefore` is treated as gone: that check, not the cleanup
  * that deletes the records, is what makes a reset or sign-out hold.
  */
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { AccountRepo, Clock, OidcModelStore, OidcRecord } from '../../src/store/types.ts';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { AccountRecord, AccountRepo, Clock, OidcModelStore, OidcRecord } from '../../src/store/types.ts';
 import { StoreUnavailable } from '../../src/errors.ts';
 
 /**
@@ -20,6 +20,44 @@ export async function guard<T>(work: Promise<T>): Promise<T> {
     const err = new errors.CustomOIDCProviderError('temporarily_unavailable', new StoreUnavailable().message);
     Object.assign(err, { status: 503, statusCode: 503 });
     throw err;
+  }
+}
+
+/**
+ * One read of an account per oidc-provider request. A token or authorization request loads
+ * several records of one account (a refresh grant: the refresh token, the grant, then the
+ * account itself; a code exchange: the code, the grant, the session, the account), and each
+ * of them is checked against the account's `notBefore`: reading the account once and sharing it
+ * with `findAccount` turns three or four store reads into one. Scoped to oidc-provider's own
+ * request context (`Provider.ctx`), so nothing outlives the request that read it; outside one
+ * (our own routes, the CLI) every call reads the store.
+ */
+export class RequestAccounts {
+  private readonly byRequest = new WeakMap<object, Map<string, Promise<AccountRecord | undefined>>>();
+
+  constructor(private readonly repo: Pick<AccountRepo, 'get' | 'notBefore'>) {}
+
+  /** The account as this request first read it. */
+  get(id: string, ctx: object | undefined = Provider.ctx): Promise<AccountRecord | undefined> {
+    if (ctx === undefined) return this.repo.get(id);
+    let memo = this.byRequest.get(ctx);
+    if (memo === undefined) this.byRequest.set(ctx, (memo = new Map()));
+    let found = memo.get(id);
+    if (found === undefined) {
+      found = this.repo.get(id);
+      memo.set(id, found);
+      // A failed read is not remembered: a retry within the request reads again.
+      const forget = memo;
+      found.catch(() => forget.delete(id));
+    }
+    return found;
+  }
+
+  /** `notBefore` of the account: from this request's read of it, else the store's cheap read. */
+  async notBefore(id: string): Promise<number | undefined> {
+    const ctx = Provider.ctx;
+    if (ctx === undefined) return this.repo.notBefore(id);
+    return (await this.get(id, ctx))?.notBefore;
   }
 }
 

@@ -7,7 +7,7 @@ import { userMessage } from '../../interactions/http/error-handler.ts';
 import Provider, { interactionPolicy, type Account, type AccountClaims, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/types.ts';
-import { guard, modelAdapterFactory } from '../../adapters/oidc/model-adapter.ts';
+import { guard, modelAdapterFactory, RequestAccounts } from '../../adapters/oidc/model-adapter.ts';
 import { ACR_MFA, ACR_PWD, ACR_VALUES } from './acr.ts';
 import type { ClientRegistry } from './clients.ts';
 import type { Branding } from '../../interactions/views/layout.ts';
@@ -84,8 +84,10 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
     RefreshToken: config.REFRESH_TOKEN_TTL_SECONDS,
   };
 
+  // The revocation checks of a request's sessions, grants and tokens and findAccount share one read of the account.
+  const requestAccounts = new RequestAccounts(store.accounts);
   const configuration: Configuration = {
-    adapter: modelAdapterFactory({ oidc: store.oidc, accounts: store.accounts, clock }),
+    adapter: modelAdapterFactory({ oidc: store.oidc, accounts: requestAccounts, clock }),
     clients: clients.metadata,
     // Back-channel logout may reach the configured relying parties on a private network.
     fetch: backchannelFetch(clients.metadata.flatMap((c) => (typeof c.backchannel_logout_uri === 'string' ? [c.backchannel_logout_uri] : []))),
@@ -135,8 +137,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       policy: policy(services),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    async findAccount(_ctx, sub) {
-      const account = await guard(store.accounts.get(sub));
+    async findAccount(ctx, sub) {
+      const account = await guard(requestAccounts.get(sub, ctx));
       if (!account || account.status !== 'active') return undefined;
       const loaded: LoadedAccount = { accountId: sub, claims: () => accountClaims(account), record: account };
       return loaded;
