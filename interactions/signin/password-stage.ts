@@ -58,6 +58,8 @@ export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding
       switch (result.outcome) {
         case 'ok':
           r.state.accountId = result.account.id;
+          // The stages after this one see the account just read, without reading it again.
+          r.account = result.account;
           r.state.passed.push('password');
           r.state.amr = ['pwd'];
           delete r.state.identifier;

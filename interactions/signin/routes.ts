@@ -134,6 +134,31 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     };
   const postAlone = alone(0);
 
+  /** Every stage of the prompt is done: finish it (the sign-in's result goes to oidc-provider). */
+  async function complete(ctx: Context, details: Details, state: SigninState, request: StageRequest): Promise<void> {
+    if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
+    const amr = withMfa(state.amr);
+    const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD;
+    const facts = { client: request.clientId, acr, amr: amr.join(','), ...(state.stepUp ? { stepUp: true } : {}) };
+    if (request.mfaRequired && acr !== ACR_MFA) {
+      await services.audit.record({ type: 'signin.failed', outcome: 'failure', accountId: state.accountId!, ip: request.ip, reason: 'unmet_authentication_requirements', details: facts });
+      return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
+    }
+    await services.accounts.signinSucceeded(state.accountId!);
+    await services.audit.record({
+      type: 'signin.completed',
+      outcome: 'success',
+      accountId: state.accountId!,
+      ip: request.ip,
+      details: { ...facts, rememberedDevice: rememberedDevice(request, amr) },
+    });
+    return finish(ctx, details.uid, state, {
+      login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
+      // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
+      ...(state.postponed ? { security_info: { postponed: true } } : {}),
+    });
+  }
+
   router.get('/', alone(3000), async (ctx) => {
     const { details, state, request } = await load(ctx);
     if (details.prompt.name === 'login' || details.prompt.name === 'security_info') {
@@ -144,27 +169,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
         await states.save(details.uid, state);
         return show(ctx, page);
       }
-      if (details.prompt.name === 'security_info') return finish(ctx, details.uid, state, { security_info: { done: true } });
-      const amr = withMfa(state.amr);
-      const acr = amr.includes('mfa') ? ACR_MFA : ACR_PWD;
-      const facts = { client: request.clientId, acr, amr: amr.join(','), ...(state.stepUp ? { stepUp: true } : {}) };
-      if (request.mfaRequired && acr !== ACR_MFA) {
-        await services.audit.record({ type: 'signin.failed', outcome: 'failure', accountId: state.accountId!, ip: request.ip, reason: 'unmet_authentication_requirements', details: facts });
-        return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
-      }
-      await services.accounts.signinSucceeded(state.accountId!);
-      await services.audit.record({
-        type: 'signin.completed',
-        outcome: 'success',
-        accountId: state.accountId!,
-        ip: request.ip,
-        details: { ...facts, rememberedDevice: rememberedDevice(request, amr) },
-      });
-      return finish(ctx, details.uid, state, {
-        login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
-        // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
-        ...(state.postponed ? { security_info: { postponed: true } } : {}),
-      });
+      return complete(ctx, details, state, request);
     }
     await states.save(details.uid, state);
     if (details.prompt.name === 'consent') {
@@ -232,8 +237,21 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       return ctx.redirect(`/interaction/${details.uid}`);
     }
     const result = await stage.submit(request);
+    if (!result.done && !result.again) {
+      await states.save(details.uid, state);
+      return show(ctx, await stage.render(request, result.errors), result.status);
+    }
+    // The last stage done (a password alone, or the second factor): finish here rather than
+    // redirect to the page only to finish there, one request less per sign-in.
+    if (result.done && state.accountId) {
+      // The next stages are judged on the account as it is now: this stage may have changed it
+      // (the password stage hands over the record it has just read).
+      const account = stage.name === 'password' && request.account ? request.account : await services.accounts.get(state.accountId);
+      if (account && (await nextStage(details.prompt.name, { ...request, account })) === undefined) {
+        return complete(ctx, details, state, { ...request, account });
+      }
+    }
     await states.save(details.uid, state);
-    if (!result.done && !result.again) return show(ctx, await stage.render(request, result.errors), result.status);
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   });

@@ -35,14 +35,24 @@ export interface SigninState {
 const key = (uid: string): string => `interaction-state:{${uid}}`;
 
 export class SigninStates {
+  /** What each state looked like when last read or written: a save that changes nothing writes nothing. */
+  private readonly asLoaded = new WeakMap<SigninState, string>();
+
   constructor(private readonly store: EphemeralStore) {}
 
   async load(uid: string, expiresAt: number): Promise<SigninState> {
-    return (await this.store.get<SigninState>(key(uid))) ?? { csrf: randomId(18), passed: [], amr: [], expiresAt };
+    const stored = await this.store.get<SigninState>(key(uid));
+    if (stored === undefined) return { csrf: randomId(18), passed: [], amr: [], expiresAt };
+    this.asLoaded.set(stored, JSON.stringify(stored));
+    return stored;
   }
 
+  /** Writes the state, unless it is exactly what was loaded (a page shown again, a stage that changed nothing). */
   async save(uid: string, state: SigninState): Promise<void> {
+    const now = JSON.stringify(state);
+    if (this.asLoaded.get(state) === now) return;
     await this.store.put(key(uid), state, state.expiresAt);
+    this.asLoaded.set(state, now);
   }
 
   async drop(uid: string): Promise<void> {
