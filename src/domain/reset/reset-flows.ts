@@ -336,12 +336,15 @@ export class ResetFlows {
    * proof (and block the reset). The loser gets 409 `reset_busy` and changes nothing.
    */
   private async exclusive(handle: string, secret: string, step: () => Promise<ResetOutcome>): Promise<ResetOutcome> {
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+    // Nothing is read before the lease: the step reads the flow under it (an id that cannot be
+    // one gets no lease key).
+    if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return expired();
     // A lease (see lease.ts): a step that waits (a WAIT for replicas, a slow mail server) keeps
     // the flow; a process that died mid-step frees it within LEASE_MS.
     const run = await withLease(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), step);
     if (run.held) return run.value;
+    const flow = await this.load(handle, secret);
+    if (!flow) return expired();
     // A finished flow says so, whoever is still busy with its clean-up.
     if (flow.state === 'done') return this.wrongState(flow);
     return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
