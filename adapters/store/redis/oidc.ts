@@ -5,12 +5,14 @@
  * `oidc-uid:…` / `oidc-usercode:…` strings pointing to the record key, and the sets
  * `{g:<grantId>}:oidc` and `{a:<accountId>}:oidc` (the account's own slot) of record keys.
  *
- * Index and record are on different slots, so they are written one after the other: the
- * indexes first, then the record, so a record that exists is always findable by the
- * revocation calls. Every read through an index checks the record still carries that index
- * value and is live by the injected clock; set members whose record is gone or over are pruned
- * when met. No command spans two slots: multi-record work issues one command per key.
+ * Index and record are on different slots, so on a cluster they are written one after the
+ * other: the indexes first, then the record, so a record that exists is always findable by the
+ * revocation calls. On a single Redis one script writes them all (one round trip). Every read
+ * through an index checks the record still carries that index value and is live by the
+ * injected clock; set members whose record is gone or over are pruned when met. Otherwise no
+ * command spans two slots: multi-record work issues one command per key.
  */
+import { Cluster } from 'ioredis';
 import type { Clock, OidcModelStore, OidcRecord } from '../../../src/store/types.ts';
 import type { Conn } from './connection.ts';
 import { gcTtl, keys, oidcModelPrefix } from './keys.ts';
@@ -20,6 +22,8 @@ type IndexField = 'a' | 'g' | 'u' | 'uc';
 
 export function redisOidc(conn: Conn, clock: Clock): OidcModelStore {
   const { client, run } = conn;
+  // On a single Redis a script may touch any key: a record and its indexes go in one script.
+  const single = !(client instanceof Cluster);
 
   /** The record if it is live; `check` names an index field that must still hold `value`. */
   async function read(recordKey: string, check?: { field: IndexField; value: string }): Promise<OidcRecord | undefined> {
@@ -57,27 +61,25 @@ export function redisOidc(conn: Conn, clock: Clock): OidcModelStore {
         const recordKey = keys.oidc(model, id);
         const ttl = gcTtl(expiresAt, now);
         const { accountId, grantId, uid, userCode } = indexes;
+        const args = [JSON.stringify(payload), String(expiresAt), String(now), ttl, accountId ?? '', grantId ?? '', uid ?? '', userCode ?? ''];
+        if (single) {
+          // One Redis: record and indexes in one script (an index the record has not: its key again, untouched).
+          const indexKeys = [
+            accountId ? keys.accountOidc(accountId) : recordKey,
+            grantId ? keys.grantOidc(grantId) : recordKey,
+            uid ? keys.oidcUid(model, uid) : recordKey,
+            userCode ? keys.oidcUserCode(model, userCode) : recordKey,
+          ];
+          await runScript(client, 'rekeyOidcUpsertIndexed', [recordKey, ...indexKeys], [...args, recordKey]);
+          return;
+        }
         const pending: Promise<unknown>[] = [];
         if (accountId) pending.push(runScript(client, 'rekeySetAdd', [keys.accountOidc(accountId)], [recordKey, ttl]));
         if (grantId) pending.push(runScript(client, 'rekeySetAdd', [keys.grantOidc(grantId)], [recordKey, ttl]));
         if (uid) pending.push(client.set(keys.oidcUid(model, uid), recordKey, 'PX', ttl));
         if (userCode) pending.push(client.set(keys.oidcUserCode(model, userCode), recordKey, 'PX', ttl));
         await Promise.all(pending);
-        await runScript(
-          client,
-          'rekeyOidcUpsert',
-          [recordKey],
-          [
-            JSON.stringify(payload),
-            String(expiresAt),
-            String(now),
-            ttl,
-            accountId ?? '',
-            grantId ?? '',
-            uid ?? '',
-            userCode ?? '',
-          ],
-        );
+        await runScript(client, 'rekeyOidcUpsert', [recordKey], args);
       });
     },
 
