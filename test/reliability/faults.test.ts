@@ -259,6 +259,7 @@ describe('delivery faults: SMTP and SMS gateway', function () {
         assertNoLeak(failed, fault.name);
         assert.deepEqual((await t.services.accounts.get(id))!.methods, [], 'nothing registered');
         assert.ok((await auditTypes(id)).includes('code.delivery_failed:failure'));
+        assert.equal((await fetch(`${t.url}/readyz`)).status, 200, '/readyz is about the store, which is fine');
 
         smtp.clear();
         gateway.clear();
