@@ -9,7 +9,7 @@ import { isValidEmail, isValidLogin, normalizeEmail, normalizeLogin } from './no
 import type { PasswordHasher } from './password-hasher.ts';
 import type { PasswordProblem, PasswordRules } from './password-rules.ts';
 import { accountSubject, type SigninLimits } from './signin-limits.ts';
-import { generateTemporaryPassword, randomId, type Hmac } from './secrets.ts';
+import { accountId, generateTemporaryPassword, type Hmac } from './secrets.ts';
 import type { LockState } from './signin-limits.ts';
 import type { AuditEvent } from './audit.ts';
 
@@ -134,7 +134,7 @@ export class Accounts {
       passwordExpiresAt = now + this.opts.temporaryPasswordTtlMs;
     }
     const account: AccountRecord = {
-      id: randomId(12),
+      id: accountId(),
       login,
       emails: emails.map((address) => ({ address, verified: false })),
       name: input.name?.trim() || login,

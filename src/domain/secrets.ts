@@ -18,6 +18,17 @@ export function randomId(bytes = 16): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * An account id: 96 random bits that never start with "-" or "_", which command lines take
+ * for an option (`rekey users view -x…`).
+ */
+export function accountId(): string {
+  for (;;) {
+    const id = randomId(12);
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
 /** Keyed hashes with rotation: the first key writes; lookups may try every key. */
 export class Hmac {
   constructor(private readonly keys: readonly string[]) {

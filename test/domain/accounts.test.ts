@@ -91,3 +91,12 @@ describe('accounts domain', () => {
     assert.ok(commonPasswordCount() >= 10_000, String(commonPasswordCount()));
   });
 });
+
+describe('account ids', () => {
+  it('never start with "-" or "_", so an admin can pass any id to the CLI', async () => {
+    const { accountId } = await import('../../src/domain/secrets.ts');
+    const ids = Array.from({ length: 5000 }, () => accountId());
+    assert.deepEqual(ids.filter((id) => !/^[A-Za-z0-9][A-Za-z0-9_-]{15}$/.test(id)), []);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+});
