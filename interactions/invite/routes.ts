@@ -80,6 +80,8 @@ export function inviteRoutes(services: Services, branding: Branding): Router {
           code,
           errors: { fields: { password: t(result.problem, { min: rules.minLength, max: rules.maxLength }) } },
         });
+      case 'busy':
+        return form(ctx, 409, { identifier, errors: { form: t('error.busy') } });
       case 'throttled':
         ctx.set('Retry-After', String(result.retryAfterSeconds));
         return form(ctx, 429, { identifier, errors: { form: t('invite.throttled', { minutes: Math.ceil(result.retryAfterSeconds / 60) }) } });

@@ -23,6 +23,7 @@ import { maskEmail } from './methods/mask.ts';
 import { normalizeEmail, normalizeLogin } from './normalize.ts';
 import type { PasswordProblem } from './password-rules.ts';
 import { generateTemporaryPassword, type Hmac } from './secrets.ts';
+import { withLease } from './lease.ts';
 
 /** Tries per invitation; the next one kills it. */
 export const INVITE_MAX_ATTEMPTS = 5;
@@ -65,7 +66,9 @@ export type AcceptResult =
   | { outcome: 'accepted'; account: AccountRecord }
   | { outcome: 'invalid' }
   | { outcome: 'password'; problem: PasswordProblem }
-  | { outcome: 'throttled'; retryAfterSeconds: number };
+  | { outcome: 'throttled'; retryAfterSeconds: number }
+  /** Another acceptance for this account is being processed (a double submit): nothing was tried. */
+  | { outcome: 'busy' };
 
 export class Invitations {
   constructor(private readonly deps: InvitationsDeps) {}
@@ -129,7 +132,7 @@ export class Invitations {
    * known to be right and before anything is consumed: a rejected password changes nothing.
    */
   async accept(identifier: string, code: string, password: string, ip: string): Promise<AcceptResult> {
-    const { store, hmac, clock, accounts, audit, config } = this.deps;
+    const { store, clock, audit } = this.deps;
     const ipState = await store.counters.get(`invite-ip:{${ip}}`);
     if (ipState && ipState.count >= IP_MAX_FAILURES) {
       await audit.record({ type: 'invite.failed', outcome: 'blocked', ip, reason: 'ip_throttled' });
@@ -137,6 +140,15 @@ export class Invitations {
     }
     const account = await this.find(identifier);
     if (!account || account.status !== 'active') return this.failed(ip, account?.id, account ? 'account_disabled' : 'unknown_identifier');
+    // One acceptance at a time per account. Attempts are counted before the comparison, so a
+    // burst of the right code (a double submit) would run past the attempt limit, and the
+    // requests over it would delete the invitation before the first could use it: nobody got in.
+    const run = await withLease(store.ephemeral, clock, `{a:${account.id}}:invite-lease`, () => this.acceptFor(account, code, password, ip));
+    return run.held ? run.value : { outcome: 'busy' };
+  }
+
+  private async acceptFor(account: AccountRecord, code: string, password: string, ip: string): Promise<AcceptResult> {
+    const { store, hmac, clock, accounts, audit, config } = this.deps;
     const key = inviteKey(account.id);
     const stored = await store.ephemeral.get<StoredInvitation>(key);
     if (!stored || stored.expiresAt <= clock()) return this.failed(ip, account.id, 'no_invitation');
