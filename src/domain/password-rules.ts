@@ -4,7 +4,7 @@
  * the email's local part, nor a word of the service itself (its product name and host name,
  * see `contextWords`), not one of the last N passwords.
  */
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 import { charLength, normalizePassword } from './normalize.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 
@@ -18,8 +18,15 @@ export type PasswordProblem =
   | 'password_mismatch';
 
 let common: Set<string> | undefined;
+/**
+ * Loaded on the first password check, not at start: the word lists take some 16 MB, and a
+ * process that only signs people in never needs them.
+ */
 function commonPasswords(): Set<string> {
-  common ??= new Set((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+  if (common === undefined) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    common = new Set((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+  }
   return common;
 }
 
