@@ -37,9 +37,9 @@ const signins = async () => {
   if (tok.refresh_token) tokens.push(tok.refresh_token);
 };
 let op: (w: number) => Promise<unknown> = signins;
-let conc = 16;
+let conc = Number(process.env.BENCH_PROF_CONC ?? 16);
 if (step !== 'signin') {
-  conc = 50;
+  conc = Number(process.env.BENCH_PROF_CONC ?? 50);
   for (let i = 0; i < 20; i += 1) await signins();
   const pages = await Promise.all(Array.from({ length: 50 }, (_, w) => openSigninPage(t(w))));
   if (step === 'refresh') op = (w) => refresh(t(w), tokens[w % tokens.length]!);

@@ -89,25 +89,28 @@ export interface SeededUser {
 export interface Population {
   users: SeededUser[];
   admins: SeededUser[];
+  /** Plain accounts whose password hash has other argon2 parameters (`other` of `seed`). */
+  others: SeededUser[];
 }
+
+/** Keycloak's argon2id parameters (7 MiB, 5 passes, one lane): also on OWASP's list. */
+export const KEYCLOAK_ARGON2 = { m: 7168, t: 5, p: 1 };
 
 /**
  * Writes `users` plain accounts and `admins` admin accounts, each with an email method and an
  * authenticator app, through the store (one argon2 hash computed once and shared: every verify
  * costs the same). Returns their logins and TOTP secrets.
  */
-export async function seed(env: Record<string, string>, users: number, admins: number): Promise<Population> {
+export async function seed(env: Record<string, string>, users: number, admins: number, other?: { count: number; argon2: { m: number; t: number; p: number } }): Promise<Population> {
   const config = parseConfig(env);
   const services = await createServices(config);
   try {
-    const hash = await argon2.hash(normalizePassword(PASSWORD), {
-      type: argon2.argon2id,
-      memoryCost: config.ARGON2_MEMORY_KIB,
-      timeCost: config.ARGON2_TIME_COST,
-      parallelism: config.ARGON2_PARALLELISM,
-    });
+    const hashWith = (m: number, t: number, p: number): Promise<string> =>
+      argon2.hash(normalizePassword(PASSWORD), { type: argon2.argon2id, memoryCost: m, timeCost: t, parallelism: p });
+    const hash = await hashWith(config.ARGON2_MEMORY_KIB, config.ARGON2_TIME_COST, config.ARGON2_PARALLELISM);
+    const otherHash = other ? await hashWith(other.argon2.m, other.argon2.t, other.argon2.p) : hash;
     const now = services.clock();
-    const make = (prefix: string, i: number, admin: boolean): { record: AccountRecord; user: SeededUser } => {
+    const make = (prefix: string, i: number, admin: boolean, passwordHash = hash): { record: AccountRecord; user: SeededUser } => {
       const login = `${prefix}${String(i).padStart(5, '0')}`;
       const email = `${login}@bench.example.com`;
       const totp = base32(randomBytes(20));
@@ -123,7 +126,7 @@ export async function seed(env: Record<string, string>, users: number, admins: n
         groups: ['staff'],
         admin,
         status: 'active',
-        passwordHash: hash,
+        passwordHash,
         passwordHistory: [],
         mustChangePassword: false,
         notBefore: 0,
@@ -135,10 +138,11 @@ export async function seed(env: Record<string, string>, users: number, admins: n
       };
       return { record, user: { id: record.id, login, email, totp } };
     };
-    const out: Population = { users: [], admins: [] };
+    const out: Population = { users: [], admins: [], others: [] };
     const all = [
       ...Array.from({ length: users }, (_, i) => ({ ...make('u', i, false), list: out.users })),
       ...Array.from({ length: admins }, (_, i) => ({ ...make('a', i, true), list: out.admins })),
+      ...Array.from({ length: other?.count ?? 0 }, (_, i) => ({ ...make('k', i, false, otherHash), list: out.others })),
     ];
     for (let i = 0; i < all.length; i += 50) {
       await Promise.all(
@@ -150,6 +154,7 @@ export async function seed(env: Record<string, string>, users: number, admins: n
     }
     out.users.sort((a, b) => a.login.localeCompare(b.login));
     out.admins.sort((a, b) => a.login.localeCompare(b.login));
+    out.others.sort((a, b) => a.login.localeCompare(b.login));
     return out;
   } finally {
     await services.close();
