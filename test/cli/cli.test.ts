@@ -299,6 +299,35 @@ describe('rekey CLI', function () {
     assert.ok((await mustFind('erin')).notBefore > erin.notBefore, 'notBefore moves forward');
   });
 
+  it('signs every user out everywhere with --all, only with --yes; one audit event', async () => {
+    const [erin, bob] = [await mustFind('erin'), await mustFind('bob')];
+    const expires = Date.now() + 3600_000;
+    await services.store.oidc.upsert('Session', 'all-sess-erin', { accountId: erin.id }, expires, { accountId: erin.id });
+    await services.store.oidc.upsert('Session', 'all-sess-bob', { accountId: bob.id }, expires, { accountId: bob.id });
+    await services.store.oidc.upsert('RefreshToken', 'all-rt-bob', { accountId: bob.id }, expires, { accountId: bob.id, grantId: 'all-grant-bob' });
+
+    const refused = await cli(['users', 'sign-out', '--all']);
+    assertFailed(refused, /--all signs every user out everywhere; add --yes to confirm/);
+    assert.equal(await services.store.oidc.countByAccount('Session', erin.id), 1, 'nothing ends without --yes');
+    assert.equal(await services.store.oidc.countByAccount('Session', bob.id), 1);
+    assertFailed(await cli(['users', 'sign-out', 'erin', '--all', '--yes']), /give a user or --all, not both/);
+    assertFailed(await cli(['users', 'sign-out']), /give a user, or --all --yes/);
+
+    const accounts = (await services.store.accounts.list({ offset: 0, limit: 10_000 })).length;
+    const run = await cli(['users', 'sign-out', '--all', '--yes']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`Signed every user out everywhere: ${accounts} accounts, 2 sessions ended, 3 removed`));
+    assert.equal(await services.store.oidc.countByAccount('Session', erin.id), 0);
+    assert.equal(await services.store.oidc.countByAccount('Session', bob.id), 0);
+    assert.equal(await services.store.oidc.find('RefreshToken', 'all-rt-bob'), undefined);
+    assert.ok((await mustFind('erin')).notBefore > erin.notBefore, 'erin: notBefore moves forward');
+    assert.ok((await mustFind('bob')).notBefore > bob.notBefore, 'bob: notBefore moves forward');
+    const events = (await services.audit.recent({ limit: 200 })).filter((e) => e.type === 'admin.users.signed_out_all');
+    assert.equal(events.length, 1, 'one audit event');
+    assert.equal(events[0]!.actor, 'cli');
+    assert.deepEqual(events[0]!.details, { accounts, sessions: 2, removed: 3 });
+  });
+
   it('issues a new temporary password, printed once; the old password stops working', async () => {
     const before = await mustFind('bob');
     const run = await cli(['users', 'temp-password', 'bob']);

@@ -69,6 +69,38 @@ async function signOut(services: Services, user: string): Promise<void> {
   );
 }
 
+/** Signs every account out everywhere; refuses without --yes. One audit event for the lot. */
+async function signOutAll(services: Services): Promise<void> {
+  let accounts = 0;
+  let sessions = 0;
+  let removed = 0;
+  const PAGE = 500;
+  const ids: string[] = [];
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await services.store.accounts.list({ offset, limit: PAGE });
+    for (const a of page) ids.push(a.id);
+    if (page.length < PAGE) break;
+  }
+  for (const id of ids) {
+    sessions += await services.store.oidc.countByAccount('Session', id);
+    removed += await services.accounts.signOutEverywhere(id);
+    accounts += 1;
+  }
+  await services.audit.record({ type: 'admin.users.signed_out_all', outcome: 'success', actor: 'cli', details: { accounts, sessions, removed } });
+  out(`Signed every user out everywhere: ${plural(accounts, 'account')}, ${plural(sessions, 'session')} ended, ${removed} removed in all (sessions, grants, tokens and codes).`);
+}
+
+async function signOutCommand(services: Services, user: string | undefined, opts: { all?: boolean; yes?: boolean }): Promise<void> {
+  if (opts.all) {
+    if (user !== undefined) throw new CliError('give a user or --all, not both');
+    if (!opts.yes) throw new CliError('--all signs every user out everywhere; add --yes to confirm');
+    await signOutAll(services);
+    return;
+  }
+  if (user === undefined) throw new CliError('give a user, or --all --yes to sign every user out');
+  await signOut(services, user);
+}
+
 export function registerManage(users: Command): void {
   const user = ['<user>', 'login, email or account id'] as const;
   users
@@ -114,8 +146,11 @@ export function registerManage(users: Command): void {
 
   users
     .command('sign-out')
-    .summary('sign a user out everywhere')
-    .description('Sign a user out everywhere: ends every session and revokes every grant and token.')
-    .argument(...user)
-    .action(withServices(signOut));
+    .summary('sign a user (or, with --all --yes, every user) out everywhere')
+    .description('Sign a user out everywhere: ends every session and revokes every grant and token. With --all (and --yes to confirm) every user is signed out.')
+    .argument('[user]', 'login, email or account id')
+    .option('--all', 'sign every user out everywhere')
+    .option('--yes', 'confirm --all')
+    .addHelpText('after', '\nExamples:\n  rekey users sign-out alice\n  rekey users sign-out --all --yes')
+    .action(withServices(signOutCommand));
 }
