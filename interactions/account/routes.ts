@@ -53,6 +53,7 @@ import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
 import { selfClient } from '../http/self-client.ts';
 import { DEVICE_COOKIE } from '../signin/second-factor-stage.ts';
+import { endSession, listSessions } from './sessions.ts';
 
 export interface AccountRoutesDeps {
   provider: Provider;
@@ -86,6 +87,8 @@ class Refused extends Error {
   }
 }
 
+/** Notices after a method was added or removed: the page then offers to end every other session (ASVS 7.4.3). */
+const METHOD_CHANGE_NOTICES: readonly string[] = ['account.notice.added', 'account.notice.removed', 'account.notice.removed_devices'];
 const NEEDS_INPUT: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
 const TX_COOKIE = 'rekey_account_tx';
 const TX_TTL_MS = 30 * 60 * 1000;
@@ -314,6 +317,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
       return page.replace('</main>', `${cancelAddForm(csrf).value}\n</main>`);
     }
     const notice = state.notice ? t(state.notice.id, state.notice.vars) : undefined;
+    const offerEndOthers = state.notice !== undefined && METHOD_CHANGE_NOTICES.includes(state.notice.id);
     delete state.notice;
     const all = methodsOf(account);
     const remembered = devices.list(account);
@@ -332,6 +336,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         ? { devices: remembered.map((d) => ({ id: d.id, label: d.label, created: d.createdAt, expires: d.expiresAt, current: d.id === thisDevice })) }
         : {}),
       ...(notice ? { notice } : {}),
+      ...(offerEndOthers ? { offerEndOthers } : {}),
       ...(errors ? { errors } : {}),
     });
   }
@@ -701,6 +706,15 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     if (listed === 0) return {};
     await tell(r, r.account, t('account.change.devices_forgotten', { count: listed }));
     r.state.notice = { id: 'account.notice.devices_forgotten', vars: { count: listed } };
+    return {};
+  });
+
+  post(ACCOUNT_PATHS.endOtherSessions, async (r) => {
+    if (!(await proofOf(r))) return {};
+    const others = (await listSessions(store, r.account.id, r.account.notBefore)).filter((s) => s.uid !== r.sessionUid);
+    for (const s of others) await endSession(store, s);
+    await audit.record({ type: 'session.ended_others', outcome: 'success', ...auditContext(r), details: { count: others.length } });
+    r.state.notice = { id: 'account.notice.ended_others', vars: { count: others.length } };
     return {};
   });
 

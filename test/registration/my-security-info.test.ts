@@ -199,6 +199,38 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     assert.deepEqual(await methodsOf(account.id), before);
   });
 
+  it('after a method change it offers "Sign out everywhere else": other browsers are signed out, this one stays; CSRF enforced (7.4.3)', async () => {
+    const { account, address } = await seed('dora');
+    const here = await signIn('dora');
+    const elsewhere = await signIn('dora');
+    assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 2);
+    const manage = await prove(here, address);
+    assert.doesNotMatch(manage.text, /Sign out everywhere else/, 'offered only after a change');
+    const add = await here.submit(manage, formAction(manage.text, '/account/security/add'), { action: 'open' });
+    const codes = await here.submit(add, '/account/security/add', { action: 'choose', kind: 'recovery_codes' });
+    const added = await here.submit(codes, '/account/security/add', { action: 'finish', saved: 'yes' });
+    assert.match(added.text, /Added: Recovery codes/);
+    assert.match(added.text, /<form method="post" action="\/account\/security\/sessions\/end-others"><input type="hidden" name="csrf"/);
+    assert.match(added.text, /Sign out everywhere else/);
+
+    const forged = await here.post('/account/security/sessions/end-others', { csrf: `${hiddenValue(added.text, 'csrf')}x` });
+    assert.equal(forged.status, 403);
+    assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 2, 'nothing ended without the token');
+
+    const ended = await here.submit(added, '/account/security/sessions/end-others', {});
+    assert.equal(ended.status, 200);
+    assert.match(ended.text, /Ended 1 other session; this browser is still signed in\./);
+    assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 1);
+    assert.match((await here.open('/account/security')).text, /Your methods/, 'this browser stays signed in, proof and all');
+    const gone = await elsewhere.open('/account/security');
+    assert.doesNotMatch(gone.text, /Step 1: your password|Your methods/, 'the other browser is signed out');
+    assert.match(gone.text, /href="\/account\/login"/);
+    const event = (await t.services.audit.recent({ limit: 100 })).find((e) => e.accountId === account.id && e.type === 'session.ended_others');
+    assert.ok(event, 'audited');
+    assert.equal(event.actor, 'self');
+    assert.deepEqual(event.details, { count: 1 });
+  });
+
   it('without a session: a sign-in prompt, and /account/login leads through the normal sign-in back to the page', async () => {
     await seed('bea');
     const browser = new Browser(t.url);

@@ -22,6 +22,7 @@ export const ACCOUNT_PATHS = {
   codesSaved: '/account/security/codes-saved',
   forgetDevice: '/account/security/devices/forget',
   forgetDevices: '/account/security/devices/forget-all',
+  endOtherSessions: '/account/security/sessions/end-others',
 } as const;
 
 /** Every page of a signed-in user offers to sign out (rekey's own sign-out confirmation). */
@@ -111,6 +112,8 @@ export interface AccountManageView {
   /** Remembered devices; the section is left out when undefined (the feature is off and none are left). */
   devices?: { id: string; label: string; created: number; expires: number; current?: boolean }[];
   notice?: string;
+  /** After a method was added or removed: offer to end every other session (this one stays). */
+  offerEndOthers?: boolean;
   errors?: FormErrors;
 }
 
@@ -138,6 +141,11 @@ export function accountManagePage(v: AccountManageView): string {
     branding: v.branding,
     body: html`<p class="lead">${t('account.manage.lead', { name: v.name, minutes: v.minutes })}</p>
 ${notice(v.notice)}
+${v.offerEndOthers
+  ? html`<form method="post" action="${ACCOUNT_PATHS.endOtherSessions}">${hidden(v.csrf)}
+<p class="hint" id="end-others-hint">${t('account.sessions.end_others_lead')}</p>
+<div class="actions"><button type="submit" aria-describedby="end-others-hint">${t('account.sessions.end_others')}</button></div></form>`
+  : ''}
 ${formErrors(v.errors, []).summary}
 <h2>${t('account.manage.registered')}</h2>
 ${v.methods.length
