@@ -48,12 +48,13 @@ import {
   accountPickMethodPage,
   accountSigninPromptPage,
   cancelAddForm,
+  minute,
 } from '../views/pages/account.ts';
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
 import { selfClient } from '../http/self-client.ts';
 import { DEVICE_COOKIE } from '../signin/second-factor-stage.ts';
-import { endSession, listSessions } from './sessions.ts';
+import { endSession, listSessions, sessionHandle } from './sessions.ts';
 
 export interface AccountRoutesDeps {
   provider: Provider;
@@ -288,7 +289,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     });
   }
 
-  function renderManagement(r: Req, proof: RecentProof, errors?: FormErrors): string {
+  async function renderManagement(r: Req, proof: RecentProof, errors?: FormErrors): Promise<string> {
     const { state, account } = r;
     const csrf = state.csrf;
     if (state.newCodes) {
@@ -337,6 +338,12 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         : {}),
       ...(notice ? { notice } : {}),
       ...(offerEndOthers ? { offerEndOthers } : {}),
+      sessions: (await listSessions(store, account.id, account.notBefore)).map((s) => ({
+        handle: sessionHandle(s.uid),
+        signedInAt: s.signedInAt,
+        ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
+        current: s.uid === r.sessionUid,
+      })),
       ...(errors ? { errors } : {}),
     });
   }
@@ -715,6 +722,20 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     for (const s of others) await endSession(store, s);
     await audit.record({ type: 'session.ended_others', outcome: 'success', ...auditContext(r), details: { count: others.length } });
     r.state.notice = { id: 'account.notice.ended_others', vars: { count: others.length } };
+    return {};
+  });
+
+  post(ACCOUNT_PATHS.endSession, async (r) => {
+    if (!(await proofOf(r))) return {};
+    const handle = field(r.ctx, 'session', 100);
+    const session = handle ? (await listSessions(store, r.account.id, r.account.notBefore)).find((s) => s.uid !== r.sessionUid && sessionHandle(s.uid) === handle) : undefined;
+    if (!session) {
+      await audit.record({ type: 'session.ended', outcome: 'failure', ...auditContext(r), reason: 'unknown_session' });
+      return { status: 409, errors: { form: t('account.sessions.unknown') } };
+    }
+    await endSession(store, session);
+    await audit.record({ type: 'session.ended', outcome: 'success', ...auditContext(r), details: { signedInAt: session.signedInAt } });
+    r.state.notice = { id: 'account.notice.session_ended', vars: { signedIn: minute(session.signedInAt) } };
     return {};
   });
 

@@ -4,7 +4,11 @@
  * the current one. Ending a session destroys it and revokes the grants (and with them the
  * refresh tokens) issued through it; the account's `notBefore` stays, so other sessions live on.
  */
+import { createHash } from 'node:crypto';
 import type { Store } from '../../src/store/types.ts';
+
+/** What the page names a session by: a digest of its uid, so the page carries no session handle of oidc-provider's. */
+export const sessionHandle = (uid: string): string => createHash('sha256').update(`rekey-session:${uid}`).digest('base64url').slice(0, 22);
 
 export interface AccountSession {
   /** The session's id (oidc-provider's `jti`, what its cookie holds): never shown or sent to the browser. */

@@ -231,6 +231,38 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     assert.deepEqual(event.details, { count: 1 });
   });
 
+  it('lists where the account is signed in, this browser marked; "End" ends another session, CSRF enforced (7.5.2)', async () => {
+    const { account, address } = await seed('sami');
+    const here = await signIn('sami');
+    const elsewhere = await signIn('sami');
+    const manage = await prove(here, address);
+    assert.match(manage.text, /Where you are signed in/);
+    assert.equal([...manage.text.matchAll(/<li>signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC, until \d{4}-/g)].length, 2, 'both sessions are listed');
+    assert.match(manage.text, /\(this browser\)/);
+    const handles = [...manage.text.matchAll(/name="session" value="([^"]+)"/g)].map((m) => m[1]!);
+    assert.equal(handles.length, 1, 'only the other session has an End button');
+
+    const forged = await here.post('/account/security/sessions/end', { csrf: `${hiddenValue(manage.text, 'csrf')}x`, session: handles[0]! });
+    assert.equal(forged.status, 403);
+    assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 2, 'nothing ended without the token');
+    const unknown = await here.submit(manage, '/account/security/sessions/end', { session: 'not-a-session' });
+    assert.equal(unknown.status, 409);
+    assert.match(unknown.text, /That session has already ended/);
+
+    const ended = await here.submit(manage, '/account/security/sessions/end', { session: handles[0]! });
+    assert.equal(ended.status, 200);
+    assert.match(ended.text, /Ended the session signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC\./);
+    assert.doesNotMatch(ended.text, /name="session" value=/, 'no other session is left');
+    assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 1);
+    const gone = await elsewhere.open('/account/security');
+    assert.doesNotMatch(gone.text, /Step 1: your password|Your methods/, 'the other browser is signed out');
+    assert.match(gone.text, /href="\/account\/login"/);
+    assert.match((await here.open('/account/security')).text, /Your methods/, 'this browser stays');
+    const events = (await t.services.audit.recent({ limit: 100 })).filter((e) => e.accountId === account.id && e.type === 'session.ended');
+    assert.deepEqual(events.map((e) => e.outcome).sort(), ['failure', 'success']);
+    assert.ok(events.every((e) => e.actor === 'self'));
+  });
+
   it('without a session: a sign-in prompt, and /account/login leads through the normal sign-in back to the page', async () => {
     await seed('bea');
     const browser = new Browser(t.url);

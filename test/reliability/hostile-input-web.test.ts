@@ -357,7 +357,7 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
       'admin/routes.ts': ['ADMIN_PATHS.logout'],
       'account/change-password-routes.ts': ['CHANGE_PASSWORD_PATH'],
       'account/routes.ts': ['path'],
-      account: ['/account/security/password', '/account/security/verify', '/account/security/add', '/account/security/remove', '/account/security/regenerate', '/account/security/codes-saved', '/account/security/devices/forget', '/account/security/devices/forget-all'],
+      account: ['/account/security/password', '/account/security/verify', '/account/security/add', '/account/security/remove', '/account/security/regenerate', '/account/security/codes-saved', '/account/security/devices/forget', '/account/security/devices/forget-all', '/account/security/sessions/end', '/account/security/sessions/end-others'],
       // Bearer-secret API, no cookies: CSRF does not apply (checked below: it ignores cookies).
       'api/reset-api.ts': ['`${API_BASE}/resets`', '`${API_BASE}/resets/:flow/choose`', '`${API_BASE}/resets/:flow/prove`', '`${API_BASE}/resets/:flow/back`', '`${API_BASE}/resets/:flow/password`'],
     };
@@ -503,6 +503,8 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
         ['/account/security/codes-saved', { saved: 'yes' }],
         ['/account/security/devices/forget', { deviceId: 'x' }],
         ['/account/security/devices/forget-all', {}],
+        ['/account/security/sessions/end', { session: 'x' }],
+        ['/account/security/sessions/end-others', {}],
       ] as const) {
         forms.set(path, { path, browser: A.browser, fields: { ...fields }, foreign });
       }
@@ -533,6 +535,8 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
       '/account/security/codes-saved',
       '/account/security/devices/forget',
       '/account/security/devices/forget-all',
+      '/account/security/sessions/end',
+      '/account/security/sessions/end-others',
       '/account/password',
     ]) {
       it(`${name}: a missing, empty, foreign or doubled token gets 403 and changes nothing`, async () => {

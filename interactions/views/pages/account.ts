@@ -23,6 +23,7 @@ export const ACCOUNT_PATHS = {
   forgetDevice: '/account/security/devices/forget',
   forgetDevices: '/account/security/devices/forget-all',
   endOtherSessions: '/account/security/sessions/end-others',
+  endSession: '/account/security/sessions/end',
 } as const;
 
 /** Every page of a signed-in user offers to sign out (rekey's own sign-out confirmation). */
@@ -114,11 +115,29 @@ export interface AccountManageView {
   notice?: string;
   /** After a method was added or removed: offer to end every other session (this one stays). */
   offerEndOthers?: boolean;
+  /** The account's sessions ("Where you are signed in"): `handle` names one in the End form. */
+  sessions?: { handle: string; signedInAt: number; expiresAt?: number; current: boolean }[];
   errors?: FormErrors;
 }
 
 /** A date (UTC), e.g. 2025-03-01. */
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** A time (UTC), e.g. 2025-03-01 14:05 UTC. */
+export const minute = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** Where the account is signed in: every session, this browser marked; each other one can be ended. */
+function sessionsSection(csrf: string, sessions: NonNullable<AccountManageView['sessions']>): Html {
+  return html`<h2>${t('account.sessions.title')}</h2>
+<p class="hint">${t('account.sessions.lead')}</p>
+<ul class="sessions">${sessions.map(
+    (s) => html`<li>${t('account.sessions.dates', { signedIn: minute(s.signedInAt), expires: s.expiresAt ? minute(s.expiresAt) : '–' })}${s.current
+      ? html` <strong>(${t('account.sessions.current')})</strong>`
+      : html`
+<form method="post" action="${ACCOUNT_PATHS.endSession}" class="links">${hidden(csrf)}<input type="hidden" name="session" value="${s.handle}">
+<button type="submit" class="secondary" aria-label="${t('account.sessions.end_label', { signedIn: minute(s.signedInAt) })}">${t('account.sessions.end')}</button></form>`}</li>`,
+  )}</ul>`;
+}
 
 /** Remembered devices: each can be forgotten, or all at once. */
 function devicesSection(csrf: string, devices: NonNullable<AccountManageView['devices']>): Html {
@@ -165,6 +184,7 @@ ${v.hasRecoveryCodes
 <div class="actions"><button type="submit" class="secondary" aria-describedby="regenerate-hint">${t('account.manage.regenerate')}</button></div></form>`
   : ''}
 ${v.devices ? devicesSection(v.csrf, v.devices) : ''}
+${v.sessions?.length ? sessionsSection(v.csrf, v.sessions) : ''}
 <p class="links"><a href="/account/password">${t('account.manage.change_password')}</a></p>
 ${signOut()}`,
   });
