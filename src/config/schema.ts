@@ -564,6 +564,14 @@ export const settings = {
     allowed: 'integer 300–2592000',
     parse: int(300, 2592000, 86400),
   }),
+  SESSION_IDLE_SECONDS: setting({
+    group: 'Sessions and tokens',
+    description:
+      'A sign-in session unused for this long ends (each use of it at rekey starts the count again); it never outlives `SESSION_TTL_SECONDS` from the sign-in.',
+    defaultText: '28800 (8 hours)',
+    allowed: 'integer 60–2592000',
+    parse: int(60, 2592000, 28800),
+  }),
   INTERACTION_TTL_SECONDS: setting({
     group: 'Sessions and tokens',
     description: 'Time a user has to finish the sign-in pages.',

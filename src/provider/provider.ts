@@ -72,6 +72,13 @@ function policy(services: Services) {
   return prompts;
 }
 
+/** Seconds a session may live from now: the idle timeout, but never past SESSION_TTL_SECONDS after the sign-in. */
+export function sessionTtl(config: Pick<Services['config'], 'SESSION_TTL_SECONDS' | 'SESSION_IDLE_SECONDS'>, loginTs: number | undefined, now: number): number {
+  const idle = Math.min(config.SESSION_IDLE_SECONDS, config.SESSION_TTL_SECONDS);
+  if (!loginTs) return idle;
+  return Math.max(1, Math.min(idle, loginTs + config.SESSION_TTL_SECONDS - now));
+}
+
 export function createProvider(services: Services, clients: ClientRegistry, branding: Branding): Provider {
   const { config, store, clock, keys } = services;
   const ttl = {
@@ -79,7 +86,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
     AuthorizationCode: 60,
     IdToken: config.ID_TOKEN_TTL_SECONDS,
     Interaction: config.INTERACTION_TTL_SECONDS,
-    Session: config.SESSION_TTL_SECONDS,
+    // Re-saved at every use: the idle timeout restarts, capped by the absolute lifetime from the sign-in.
+    Session: (_ctx: unknown, session: { loginTs?: number }) => sessionTtl(config, session.loginTs, Math.floor(Date.now() / 1000)),
     Grant: Math.max(config.SESSION_TTL_SECONDS, config.REFRESH_TOKEN_TTL_SECONDS),
     RefreshToken: config.REFRESH_TOKEN_TTL_SECONDS,
   };
