@@ -156,6 +156,14 @@ export const settings = {
     allowed: 'integer 0–65535 (0 picks a free port)',
     parse: int(0, 65535, 3000),
   }),
+  WEB_CONCURRENCY: setting({
+    group: 'Server',
+    description:
+      'Worker processes serving the port (node:cluster; each has its own event loop and argon2 thread pool) on the one shared store. More than 1 uses more cores for the work besides hashing (argon2 already runs on every core through the thread pool, `UV_THREADPOOL_SIZE`); see docs/performance.md for what it gains. Metrics are per worker: with more than 1, a scrape sees one of them.',
+    defaultText: '1',
+    allowed: 'integer 1–64',
+    parse: int(1, 64, 1),
+  }),
   ISSUER: setting({
     group: 'Server',
     description:
