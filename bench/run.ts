@@ -20,7 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.ts';
-import { buildServers, serversCompiled, startScript, startTsx, freePort, waitFor, rssMb, rssSampler, ROOT, type Child } from './lib/proc.ts';
+import { buildServers, childPids, serversCompiled, startScript, startTsx, freePort, waitFor, rssMb, rssSampler, ROOT, type Child } from './lib/proc.ts';
 import { runLoad, runPaired, mergeLoads, type LoadOptions, type LoadResult } from './lib/load.ts';
 import { send } from './lib/http.ts';
 import {
@@ -360,21 +360,24 @@ async function benchStore(kind: 'sqlite' | 'redis', keys: Keys, smtp: SmtpSink, 
       },
       (w) => wrongTotp(b.targets(w), bareParked[w]!, 'otp'),
     );
-    // Both cores for non-hash work: a second rekey process on the same store, the load spread
-    // over both, in windows taking turns with one process alone.
-    progress(`${kind}: one rekey process vs two on the same store`);
-    const second = await startRekey(env);
-    servers.push(second);
-    const one = serversOf([{ base: servers[0]!.base, pid: servers[0]!.child.pid }], issuer);
-    const two = serversOf(servers.map((x) => ({ base: x.base, pid: x.child.pid })), issuer);
+    // Both cores for non-hash work: the same server with WEB_CONCURRENCY=2 (two workers on the
+    // port and the store) in windows taking turns with the single process.
     const processes: StoreReport['processes'] = {};
-    let r2 = 0;
-    for (const [key, label, op] of [
-      ['refresh', 'refresh-token grant', (t: Servers) => refreshOp(t, tokens)],
-      ['resetStart', 'reset start', (t: Servers) => async (w: number) => void (await resetStart(t.targets(w), RESETS, pop.users[r2++ % pop.users.length]!.login))],
-    ] as const) {
-      const x = await paired(`${label}: 1 process | 2 processes`, { name: label, concurrency: STEP_CONCURRENCY, pids: one.pids, op: op(one) }, { name: label, concurrency: STEP_CONCURRENCY, pids: two.pids, op: op(two) }, STEP_MS, ['1 process  ', '2 processes']);
-      processes[key] = { one: x.rekey, two: x.bare };
+    if (WORKERS === 1) {
+      progress(`${kind}: one rekey process vs WEB_CONCURRENCY=2`);
+      const clustered = await startRekey({ ...env, WEB_CONCURRENCY: '2' });
+      servers.push(clustered);
+      const workerPids = childPids(clustered.child.pid);
+      const one = serversOf([{ base: servers[0]!.base, pid: servers[0]!.child.pid }], issuer);
+      const two: Servers = { targets: (n) => targetFor(clustered.base, issuer, n), pids: [clustered.child.pid, ...workerPids] };
+      const x = await paired(
+        'refresh-token grant: 1 process | WEB_CONCURRENCY=2',
+        { name: 'refresh', concurrency: STEP_CONCURRENCY, pids: one.pids, op: refreshOp(one, tokens) },
+        { name: 'refresh', concurrency: STEP_CONCURRENCY, pids: two.pids, op: refreshOp(two, tokens) },
+        STEP_MS,
+        ['1 process        ', 'WEB_CONCURRENCY=2'],
+      );
+      processes.refresh = { one: x.rekey, two: x.bare };
     }
     for (const x of servers) await x.child.stop();
     servers.length = 0;

@@ -211,7 +211,7 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** Direct children of a process (e.g. cluster workers). */
+/** Direct children of a process running the same node binary (cluster workers). */
 export function childPids(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
@@ -219,7 +219,7 @@ export function childPids(pid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
+      if (ppid === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] === process.execPath) out.push(Number(entry));
     } catch {
       /* gone */
     }

@@ -15,7 +15,7 @@ import type { AccountRecord } from '../../src/store/types.ts';
 import type { MethodRecord } from '../../src/domain/methods/types.ts';
 import { clientEntry } from './flows.ts';
 import { base32 } from './flows.ts';
-import { freePort, startScript, waitFor, type Child } from './proc.ts';
+import { childPids, freePort, startScript, waitFor, type Child } from './proc.ts';
 import { send } from './http.ts';
 
 export const PASSWORD = 'bench-password-correct-horse-42';
@@ -176,6 +176,12 @@ export async function startRekey(env: Record<string, string>, port?: number): Pr
   const p = port ?? (await freePort());
   const child = startScript('src/server.ts', { ...env, PORT: String(p) });
   const base = `http://127.0.0.1:${p}`;
-  await waitFor(`rekey on port ${p}`, async () => (await send(`${base}/readyz`)).status === 200, 60_000, child);
+  const workers = Number(env.WEB_CONCURRENCY ?? 1);
+  await waitFor(
+    `rekey on port ${p}`,
+    async () => (await send(`${base}/readyz`)).status === 200 && (workers === 1 || childPids(child.pid).length === workers),
+    60_000,
+    child,
+  );
   return { port: p, base, child };
 }
