@@ -15,6 +15,7 @@
  *
  * Environment: BENCH_STORES=sqlite,redis  BENCH_SCALE=1 (durations ×)  BENCH_WORKERS=1 (rekey
  * processes on the shared store)  BENCH_FLOWS=10000  BENCH_OUT=docs/performance.md
+ * BENCH_NO_CLUSTER=1 (skip the WEB_CONCURRENCY comparison, e.g. for a tree without it)
  */
 import { cpus, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -363,7 +364,7 @@ async function benchStore(kind: 'sqlite' | 'redis', keys: Keys, smtp: SmtpSink, 
     // Both cores for non-hash work: the same server with WEB_CONCURRENCY=2 (two workers on the
     // port and the store) in windows taking turns with the single process.
     const processes: StoreReport['processes'] = {};
-    if (WORKERS === 1) {
+    if (WORKERS === 1 && !process.env.BENCH_NO_CLUSTER) {
       progress(`${kind}: one rekey process vs WEB_CONCURRENCY=2`);
       const clustered = await startRekey({ ...env, WEB_CONCURRENCY: '2' });
       servers.push(clustered);
