@@ -87,28 +87,34 @@ let compiled = false;
  * TypeScript loader in the process, whose own thread and heap would add to CPU and RSS).
  * Returns false (servers then run under tsx) when the compiler refuses the tree.
  */
-export function buildServers(): { ok: boolean; message?: string } {
-  rmSync(BUILD, { recursive: true, force: true });
-  mkdirSync(join(BUILD, 'docs'), { recursive: true });
+export function buildServers(root = ROOT, build = BUILD): { ok: boolean; message?: string } {
+  const isMain = root === ROOT && build === BUILD;
+  rmSync(build, { recursive: true, force: true });
+  mkdirSync(join(build, 'docs'), { recursive: true });
   writeFileSync(
-    join(BUILD, 'tsconfig.json'),
+    join(build, 'tsconfig.json'),
     JSON.stringify({
-      extends: '../../tsconfig.build.json',
-      compilerOptions: { outDir: './dist', rootDir: '../..' },
-      include: ['../../src', '../../interactions', '../../adapters', '../../bench/baseline-server.ts'],
+      extends: join(root, 'tsconfig.build.json'),
+      compilerOptions: { outDir: './dist', rootDir: root },
+      include: [join(root, 'src'), join(root, 'interactions'), join(root, 'adapters'), join(root, 'bench/baseline-server.ts')],
     }),
   );
   try {
-    execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(BUILD, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', join(build, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
   } catch (e) {
-    compiled = false;
+    if (isMain) compiled = false;
     const out = `${(e as { stdout?: Buffer }).stdout?.toString() ?? ''}${(e as { stderr?: Buffer }).stderr?.toString() ?? ''}`;
     return { ok: false, message: out.split('\n').slice(0, 5).join('\n') };
   }
-  cpSync(join(ROOT, 'interactions/assets'), join(BUILD, 'dist/interactions/assets'), { recursive: true });
-  cpSync(join(ROOT, 'docs/openapi.json'), join(BUILD, 'docs/openapi.json'));
-  compiled = true;
+  cpSync(join(root, 'interactions/assets'), join(build, 'dist/interactions/assets'), { recursive: true });
+  cpSync(join(root, 'docs/openapi.json'), join(build, 'docs/openapi.json'));
+  if (isMain) compiled = true;
   return { ok: true };
+}
+
+/** A script of a tree compiled by `buildServers(root, build)`. */
+export function startBuilt(build: string, script: string, env: Record<string, string>): Child {
+  return startChild(process.execPath, [join(build, 'dist', script.replace(/\.ts$/, '.js'))], env);
 }
 
 export function serversCompiled(): boolean {
