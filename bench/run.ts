@@ -17,6 +17,7 @@
  * processes on the shared store)  BENCH_FLOWS=10000  BENCH_OUT=docs/performance.md
  * BENCH_NO_CLUSTER=1 (skip the WEB_CONCURRENCY comparison, e.g. for a tree without it)
  */
+import { execFileSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -404,7 +405,21 @@ async function benchStore(kind: 'sqlite' | 'redis', keys: Keys, smtp: SmtpSink, 
   }
 }
 
+/** Redis needs a `redis-server` binary to start one of the run's own. */
+function redisServerInstalled(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
+  if (STORES.includes('redis') && !redisServerInstalled()) {
+    progress('redis-server is not installed (apt-get install -y redis-server): the Redis store is left out of this run');
+    STORES.splice(STORES.indexOf('redis'), 1);
+  }
   progress(`rekey bench: ${cpus().length} cores, Node ${process.version}, argon2id m=${argon2.m} t=${argon2.t} p=${argon2.p}, stores ${STORES.join(', ')}`);
   progress('compiling the servers (as npm run build does) into test-artifacts/bench-build');
   const build = buildServers();

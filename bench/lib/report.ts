@@ -159,6 +159,9 @@ function targets(r: Report): Target[] {
       met: (sp.pendingBytesPerFlow ?? Infinity) <= 1024,
     });
   }
+  if (!redis) {
+    out.push({ what: 'Redis round trips per reset step; Redis memory per pending reset flow', limit: '≤ 3; ≤ 1 KiB', figures: ['not measured in this run (no Redis store: BENCH_STORES, or no redis-server installed)'], met: false });
+  }
   const rss = per((s) => Math.max(...s.peakRss));
   out.push({
     what: 'RSS per process under the sign-in load',
