@@ -52,7 +52,7 @@ import {
 } from '../views/pages/account.ts';
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
-import { selfClient } from '../http/self-client.ts';
+import { selfLogin } from '../http/self-client.ts';
 import { DEVICE_COOKIE } from '../signin/second-factor-stage.ts';
 import { endSession, listSessions, sessionHandle } from './sessions.ts';
 
@@ -73,11 +73,6 @@ interface Req {
 /** What a POST handler decided: redirect to the page (no errors) or re-render it with errors. */
 type Outcome = { errors?: FormErrors; status?: number };
 
-interface LoginTx {
-  verifier: string;
-  state: string;
-}
-
 /** A change the current account refuses (message id and variables); nothing is written. */
 class Refused extends Error {
   constructor(
@@ -91,7 +86,6 @@ class Refused extends Error {
 /** Notices after a method was added or removed: the page then offers to end every other session (ASVS 7.4.3). */
 const METHOD_CHANGE_NOTICES: readonly string[] = ['account.notice.added', 'account.notice.removed', 'account.notice.removed_devices'];
 const NEEDS_INPUT: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
-const TX_COOKIE = 'rekey_account_tx';
 const TX_TTL_MS = 30 * 60 * 1000;
 /** Wrong method proofs per account within the window before proving is blocked for the rest of it. */
 const PROOF_FAILURE_LIMIT = 10;
@@ -124,43 +118,15 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
 
   // --- the internal relying party -------------------------------------------------------
 
-  const configuration = selfClient(issuer, ACCOUNT_CLIENT_ID);
-  const txKey = (id: string): string => `account-login:{${id}}`;
-  const txCookie = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/account', secure: ctx.secure });
+  const login = selfLogin({ issuer, clientId: ACCOUNT_CLIENT_ID, name: 'account', callbackPath: ACCOUNT_PATHS.callback, cookiePath: '/account', ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
 
-  router.get(ACCOUNT_PATHS.login, async (ctx) => {
-    const conf = await configuration();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const id = randomId(18);
-    await store.ephemeral.put(txKey(id), { verifier, state } satisfies LoginTx, clock() + TX_TTL_MS);
-    ctx.cookies.set(TX_COOKIE, id, { ...txCookie(ctx), maxAge: TX_TTL_MS });
-    noStore(ctx);
-    ctx.redirect(
-      oidc
-        .buildAuthorizationUrl(conf, {
-          redirect_uri: `${issuer}${ACCOUNT_PATHS.callback}`,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-        })
-        .toString(),
-    );
-  });
+  router.get(ACCOUNT_PATHS.login, (ctx) => login.start(ctx));
 
   router.get(ACCOUNT_PATHS.callback, async (ctx) => {
-    noStore(ctx);
-    const id = ctx.cookies.get(TX_COOKIE, { signed: true });
-    ctx.cookies.set(TX_COOKIE, null, txCookie(ctx));
-    // Single use: the transaction is consumed whatever happens next.
-    const tx = id ? await store.ephemeral.consume<LoginTx>(txKey(id)) : undefined;
-    if (!tx) throw new BadRequest(t('account.signin.expired'));
-    const conf = await configuration();
     try {
-      // Built from ISSUER, never from the Host header. Checks state, iss and PKCE.
-      await oidc.authorizationCodeGrant(conf, new URL(ctx.originalUrl, `${issuer}/`), { pkceCodeVerifier: tx.verifier, expectedState: tx.state });
+      if (!(await login.finish(ctx))) throw new BadRequest(t('account.signin.expired'));
     } catch (e) {
+      if (e instanceof BadRequest) throw e;
       // The user cancelled the sign-in: back to the prompt.
       if (e instanceof oidc.AuthorizationResponseError) return void ctx.redirect(ACCOUNT_PATHS.page);
       services.log.warn({ event: 'account_signin_failed', err: (e as Error).message });

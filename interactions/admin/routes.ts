@@ -11,16 +11,14 @@ import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import type { Services } from '../../src/services.ts';
 import { ACR_MFA } from '../../src/provider/acr.ts';
-import { randomId } from '../../src/domain/secrets.ts';
 import { buildReport } from '../../src/domain/report.ts';
 import { AUDIT_OUTCOMES, detailsText, findAuditEvents, isTypePattern } from '../../src/domain/audit-query.ts';
 import { BadRequest } from '../../src/errors.ts';
 import { t } from '../../src/i18n/index.ts';
-import { clientIp } from '../http/client-ip.ts';
 import { parseBody } from '../http/body.ts';
 import { doubleSubmit } from '../http/csrf.ts';
 import { noStore } from '../http/security-headers.ts';
-import { selfClient } from '../http/self-client.ts';
+import { selfLogin } from '../http/self-client.ts';
 import type { Branding } from '../views/layout.ts';
 import { adminAuditPage, adminDashboardPage, adminRefusedPage, adminSignedOutPage, type AuditRow } from '../views/pages/admin.ts';
 import { ADMIN_CLIENT_ID } from './admin-client.ts';
@@ -34,13 +32,7 @@ export const ADMIN_PATHS = {
   logout: '/admin/logout',
 } as const;
 
-const TX_COOKIE = 'rekey_admin_tx';
 const TX_TTL_MS = 15 * 60 * 1000;
-
-interface LoginTx {
-  verifier: string;
-  state: string;
-}
 
 type Refusal = 'not_admin' | 'no_second_factor' | 'failed';
 
@@ -50,10 +42,8 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
   const sessions = new AdminSessions(store.ephemeral, accounts, clock, config.ADMIN_SESSION_MINUTES * 60_000);
   const csrf = doubleSubmit('rekey_admin_csrf', '/admin');
   const body = parseBody(config.MAX_BODY_BYTES);
-  const configuration = selfClient(issuer, ADMIN_CLIENT_ID);
+  const login = selfLogin({ issuer, clientId: ADMIN_CLIENT_ID, name: 'admin', callbackPath: ADMIN_PATHS.callback, cookiePath: '/admin', ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
   const router = new Router();
-  const txKey = (id: string): string => `admin-login:{${id}}`;
-  const txCookie = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/admin', secure: ctx.secure });
 
   function show(ctx: Context, page: string, status = 200): void {
     noStore(ctx);
@@ -68,49 +58,21 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
       outcome: 'failure',
       reason,
       ...(accountId ? { accountId } : {}),
-      ip: clientIp(ctx, config.TRUST_PROXY_HOPS),
-      userAgent: ctx.get('user-agent').slice(0, 200),
     });
     show(ctx, adminRefusedPage({ branding, reason }), 403);
   }
 
-  router.get(ADMIN_PATHS.login, async (ctx) => {
-    const conf = await configuration();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const id = randomId(18);
-    await store.ephemeral.put(txKey(id), { verifier, state } satisfies LoginTx, clock() + TX_TTL_MS);
-    ctx.cookies.set(TX_COOKIE, id, { ...txCookie(ctx), maxAge: TX_TTL_MS });
-    noStore(ctx);
-    ctx.redirect(
-      oidc
-        .buildAuthorizationUrl(conf, {
-          redirect_uri: `${issuer}${ADMIN_PATHS.callback}`,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-          // A fresh password and a second factor, whatever session the browser has.
-          prompt: 'login',
-          acr_values: ACR_MFA,
-        })
-        .toString(),
-    );
-  });
+  // A fresh password and a second factor, whatever session the browser has.
+  router.get(ADMIN_PATHS.login, (ctx) => login.start(ctx, { prompt: 'login', acr_values: ACR_MFA }));
 
   router.get(ADMIN_PATHS.callback, async (ctx) => {
-    noStore(ctx);
-    const id = ctx.cookies.get(TX_COOKIE, { signed: true });
-    ctx.cookies.set(TX_COOKIE, null, txCookie(ctx));
-    const tx = id ? await store.ephemeral.consume<LoginTx>(txKey(id)) : undefined;
-    if (!tx) throw new BadRequest(t('admin.signin_expired'));
-    const conf = await configuration();
     let claims: oidc.IDToken | undefined;
     try {
-      // Built from ISSUER, never from the Host header. Checks state, iss, PKCE and the ID token.
-      const tokens = await oidc.authorizationCodeGrant(conf, new URL(ctx.originalUrl, `${issuer}/`), { pkceCodeVerifier: tx.verifier, expectedState: tx.state });
+      const tokens = await login.finish(ctx);
+      if (!tokens) throw new BadRequest(t('admin.signin_expired'));
       claims = tokens.claims();
     } catch (e) {
+      if (e instanceof BadRequest) throw e;
       if (e instanceof oidc.AuthorizationResponseError && e.error === 'unmet_authentication_requirements') return refuse(ctx, 'no_second_factor');
       if (e instanceof oidc.AuthorizationResponseError && e.error === 'access_denied') return void ctx.redirect(ADMIN_PATHS.dashboard);
       services.log.warn({ event: 'admin_signin_failed', err: (e as Error).message });
@@ -121,7 +83,7 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
     const amr = Array.isArray(claims?.amr) ? claims.amr : [];
     if (claims?.acr !== ACR_MFA || !amr.includes('mfa')) return refuse(ctx, 'no_second_factor', account.id);
     await sessions.start(ctx, account.id);
-    await audit.record({ type: 'admin.dashboard.signin', outcome: 'success', accountId: account.id, ip: clientIp(ctx, config.TRUST_PROXY_HOPS), userAgent: ctx.get('user-agent').slice(0, 200) });
+    await audit.record({ type: 'admin.dashboard.signin', outcome: 'success', accountId: account.id });
     ctx.status = 303;
     ctx.redirect(ADMIN_PATHS.dashboard);
   });

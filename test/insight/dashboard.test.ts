@@ -85,7 +85,10 @@ describe('admin dashboard', function () {
     assert.equal(page.status, 403);
     assert.match(page.text, /only for administrators/);
     assert.equal((await browser.get('/admin')).status, 302, 'no dashboard session was made');
-    assert.ok((await refusals('not_admin')).length >= 1);
+    const refused = await refusals('not_admin');
+    assert.ok(refused.length >= 1);
+    assert.equal(refused[0]!.ip, '127.0.0.1', 'the request scope records where the attempt came from');
+    assert.ok(refused[0]!.userAgent !== undefined);
   });
 
   it('an admin without a second factor is refused with what to do', async () => {
