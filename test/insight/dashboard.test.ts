@@ -80,7 +80,7 @@ describe('admin dashboard', function () {
 
   it('a non-admin is refused after signing in, and the refusal is audited', async () => {
     const { totp } = await seedWithMethods(t.services, 'paula', PASSWORD);
-    const browser = new Browser(t.url);
+    const browser = new Browser(t.url, { 'User-Agent': 'dashboard-test/1.0' });
     const page = await signInToDashboard(t, browser, 'paula', totp);
     assert.equal(page.status, 403);
     assert.match(page.text, /only for administrators/);
@@ -88,7 +88,7 @@ describe('admin dashboard', function () {
     const refused = await refusals('not_admin');
     assert.ok(refused.length >= 1);
     assert.equal(refused[0]!.ip, '127.0.0.1', 'the request scope records where the attempt came from');
-    assert.ok(refused[0]!.userAgent !== undefined);
+    assert.equal(refused[0]!.userAgent, 'dashboard-test/1.0');
   });
 
   it('an admin without a second factor is refused with what to do', async () => {
