@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Journey, useChromium } from '../support/chromium.ts';
 import { AUDIT_STREAM } from '../../src/domain/audit.ts';
-import { chooseMethod, DAY, enterCode, expectText, JOURNEY_TIMEOUT, PASSWORD, seedUser, startJourneyApp, submitPassword, totpNow, type JourneyApp } from './steps.ts';
+import { chooseMethod, DAY, enterCode, expectText, JOURNEY_TIMEOUT, PASSWORD, seedUser, submitPassword, totpNow, useJourneyApp, type JourneyApp } from './steps.ts';
 
 /** A plausible month: resets and sign-ins each day, some failures, a lockout, a throttled IP. */
 async function seedActivity(app: JourneyApp, accountIds: string[]): Promise<void> {
@@ -37,14 +37,7 @@ async function seedActivity(app: JourneyApp, accountIds: string[]): Promise<void
 describe('browser: admin dashboard', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
-  let app: JourneyApp;
-
-  before(async () => {
-    app = await startJourneyApp();
-  });
-  after(async () => {
-    await app?.close();
-  });
+  const app = useJourneyApp();
 
   for (const viewport of ['desktop', 'phone'] as const) {
     it(`${viewport}: an admin signs in with the authenticator app and reads the report, charts and audit events`, async () => {

@@ -6,19 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { Journey, useChromium } from '../support/chromium.ts';
-import { enterCode, expectFocusOnFirstError, expectSignedInAtDemo, expectText, inbox, openDemoSignIn, PASSWORD, startJourneyApp, submitPassword, totpNow, VARIANTS, JOURNEY_TIMEOUT, type JourneyApp } from './steps.ts';
+import { enterCode, expectFocusOnFirstError, expectSignedInAtDemo, expectText, inbox, openDemoSignIn, PASSWORD, submitPassword, totpNow, VARIANTS, JOURNEY_TIMEOUT, useJourneyApp } from './steps.ts';
 
 describe('browser: first sign-in with registration of recovery methods', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
-  let app: JourneyApp;
-
-  before(async () => {
-    app = await startJourneyApp();
-  });
-  after(async () => {
-    await app?.close();
-  });
+  const app = useJourneyApp();
 
   for (const variant of VARIANTS) {
     it(`${variant}: bootstrap proof, forced registration of email and authenticator app, claims at the demo app`, async () => {

@@ -17,12 +17,11 @@ import {
   openDemoSignIn,
   PASSWORD,
   seedUser,
-  startJourneyApp,
   submitPassword,
   totpNow,
   VARIANTS,
   JOURNEY_TIMEOUT,
-  type JourneyApp,
+  useJourneyApp,
 } from './steps.ts';
 
 /** A mobile phone's text-message option (not "call me instead" / "Phone call"). */
@@ -31,14 +30,7 @@ const SMS = /^Mobile phone – [^,]*$/;
 describe('browser: self-service password reset', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
-  let app: JourneyApp;
-
-  before(async () => {
-    app = await startJourneyApp();
-  });
-  after(async () => {
-    await app?.close();
-  });
+  const app = useJourneyApp();
 
   for (const [i, variant] of VARIANTS.entries()) {
     it(`${variant}: forgot password → email code + text message → new password → signed in again; the older session is gone`, async () => {

@@ -15,25 +15,17 @@ import {
   openDemoSignIn,
   PASSWORD,
   seedUser,
-  startJourneyApp,
   submitPassword,
   totpNow,
   VARIANTS,
   JOURNEY_TIMEOUT,
-  type JourneyApp,
+  useJourneyApp,
 } from './steps.ts';
 
 describe('browser: re-confirmation and My security info', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
-  let app: JourneyApp;
-
-  before(async () => {
-    app = await startJourneyApp();
-  });
-  after(async () => {
-    await app?.close();
-  });
+  const app = useJourneyApp();
 
   for (const [i, variant] of VARIANTS.entries()) {
     it(`${variant}: re-confirm after 180 days at sign-in, then add a mobile phone and remove the email method`, async () => {

@@ -19,11 +19,10 @@ import {
   openDemoSignIn,
   PASSWORD,
   seedUser,
-  startJourneyApp,
   submitPassword,
   totpNow,
   JOURNEY_TIMEOUT,
-  type JourneyApp,
+  useJourneyApp,
 } from './steps.ts';
 
 /** Runs a keyboard action that submits a form, and waits for the next page to load. */
@@ -43,14 +42,7 @@ async function tabTo(page: Page, target: Locator, max = 20): Promise<void> {
 describe('browser: sign-in with a second factor', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
-  let app: JourneyApp;
-
-  before(async () => {
-    app = await startJourneyApp();
-  });
-  after(async () => {
-    await app?.close();
-  });
+  const app = useJourneyApp();
 
   it('desktop, keyboard only: empty and wrong submits put the focus on the field to fix; password, then the authenticator code', async () => {
     const user = await seedUser(app.t, 'kira-desktop');

@@ -62,6 +62,34 @@ export async function startJourneyApp(): Promise<JourneyApp> {
   };
 }
 
+/** Mocha hooks: the journey app for a test file, started before its tests and closed after them. */
+export function useJourneyApp(): JourneyApp {
+  let app: JourneyApp | undefined;
+  before(async () => {
+    app = await startJourneyApp();
+  });
+  after(async () => {
+    await app?.close();
+    app = undefined;
+  });
+  const get = (): JourneyApp => {
+    if (!app) throw new Error('the journey app starts in the before() hook');
+    return app;
+  };
+  return {
+    get t() {
+      return get().t;
+    },
+    get smtp() {
+      return get().smtp;
+    },
+    get gateway() {
+      return get().gateway;
+    },
+    close: () => get().close(),
+  };
+}
+
 export interface SeededUser {
   id: string;
   login: string;
