@@ -15,6 +15,23 @@ interface ScriptDef {
   lua: string;
 }
 
+/**
+ * The write of an oidc-provider record to hash `k`, shared by the plain and the indexed upsert:
+ * keep the first createdAt while the record lives, replace the payload, expiry and indexed
+ * fields, set the TTL (ARGV[4]), return createdAt.
+ */
+const OIDC_RECORD_WRITE = `local c = ARGV[3]
+local old = redis.call('HMGET', k, 'c', 'e')
+if old[1] and old[2] and tonumber(old[2]) > tonumber(ARGV[3]) then c = old[1] end
+redis.call('DEL', k)
+redis.call('HSET', k, 'p', ARGV[1], 'c', c, 'e', ARGV[2])
+local names = {'a', 'g', 'u', 'uc'}
+for i = 1, 4 do
+  if ARGV[4 + i] ~= '' then redis.call('HSET', k, names[i], ARGV[4 + i]) end
+end
+redis.call('PEXPIRE', k, ARGV[4])
+return c`;
+
 export const scripts = {
   /**
    * Claims a login and emails for one account, all or nothing.
@@ -198,17 +215,7 @@ return {tostring(n), r}`,
     numberOfKeys: 1,
     lua: `
 local k = KEYS[1]
-local c = ARGV[3]
-local old = redis.call('HMGET', k, 'c', 'e')
-if old[1] and old[2] and tonumber(old[2]) > tonumber(ARGV[3]) then c = old[1] end
-redis.call('DEL', k)
-redis.call('HSET', k, 'p', ARGV[1], 'c', c, 'e', ARGV[2])
-local names = {'a', 'g', 'u', 'uc'}
-for i = 1, 4 do
-  if ARGV[4 + i] ~= '' then redis.call('HSET', k, names[i], ARGV[4 + i]) end
-end
-redis.call('PEXPIRE', k, ARGV[4])
-return c`,
+${OIDC_RECORD_WRITE}`,
   },
 
   /**
@@ -235,17 +242,7 @@ end
 for i = 4, 5 do
   if ARGV[3 + i] ~= '' then redis.call('SET', KEYS[i], member, 'PX', ttl) end
 end
-local c = ARGV[3]
-local old = redis.call('HMGET', k, 'c', 'e')
-if old[1] and old[2] and tonumber(old[2]) > tonumber(ARGV[3]) then c = old[1] end
-redis.call('DEL', k)
-redis.call('HSET', k, 'p', ARGV[1], 'c', c, 'e', ARGV[2])
-local names = {'a', 'g', 'u', 'uc'}
-for i = 1, 4 do
-  if ARGV[4 + i] ~= '' then redis.call('HSET', k, names[i], ARGV[4 + i]) end
-end
-redis.call('PEXPIRE', k, ttl)
-return c`,
+${OIDC_RECORD_WRITE}`,
   },
 
   /** KEYS: record. ARGV: now, consumed (epoch s). Marks a live record consumed; returns 1 or 0. */
