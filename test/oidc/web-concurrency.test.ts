@@ -5,18 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
-import { generateSigningKey } from '../../src/keys.ts';
 import { createServices } from '../../src/services.ts';
 import { ROOT } from '../support/cli.ts';
 import { freePort } from '../support/redis.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
-import { FAST_ARGON2, testClients } from '../support/test-app.ts';
+import { sharedRekeyEnv } from '../support/rekey-process.ts';
 
 const PASSWORD = 'copper-kettle-sings-twice';
 
@@ -56,25 +55,7 @@ describe('WEB_CONCURRENCY: several worker processes on one port and store', func
     dir = mkdtempSync(join(tmpdir(), 'rekey-workers-'));
     port = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
-    const clientsFile = join(dir, 'clients.json');
-    writeFileSync(clientsFile, JSON.stringify(testClients(issuer)));
-    env = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      DEMO: 'false',
-      SSPR_SCOPE: 'none',
-      TWO_FACTOR: 'off',
-      ISSUER: issuer,
-      PORT: String(port),
-      DATA_DIR: dir,
-      CLIENTS_FILE: clientsFile,
-      JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
-      COOKIE_KEYS: 'k'.repeat(40),
-      HMAC_KEYS: 'h'.repeat(40),
-      TOTP_KEYS: 't'.repeat(40),
-      WEB_CONCURRENCY: '2',
-      ...FAST_ARGON2,
-    };
+    env = sharedRekeyEnv(dir, issuer, { PORT: String(port), DATA_DIR: dir, WEB_CONCURRENCY: '2' });
     const services = await createServices(parseConfig(env));
     await services.accounts.create({ login: 'wren', email: 'wren@example.com', password: PASSWORD });
     await services.close();
