@@ -43,6 +43,15 @@ export function t(key: MessageKey | string, vars: Record<string, string | number
   return plurals(template, vars, locale).replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
 }
 
+const PLURAL_RULES = new Map<Locale, Intl.PluralRules>();
+
+/** Built once per language: pages ask for plurals on every render. */
+function pluralRules(locale: Locale): Intl.PluralRules {
+  let rules = PLURAL_RULES.get(locale);
+  if (!rules) PLURAL_RULES.set(locale, (rules = new Intl.PluralRules(locale)));
+  return rules;
+}
+
 /**
  * ICU-style plural choices, `{minutes, plural, one {# minute} other {# minutes}}`, picked by
  * the language's plural rules (`#` is the number): "1 minute", "5 minutes".
@@ -71,7 +80,7 @@ function plurals(template: string, vars: Record<string, string | number>, locale
       i += 1;
     }
     const n = Number(vars[m[1]!]);
-    const text = options[`=${n}`] ?? options[new Intl.PluralRules(locale).select(n)] ?? options.other ?? '';
+    const text = options[`=${n}`] ?? options[pluralRules(locale).select(n)] ?? options.other ?? '';
     out += template.slice(from, m.index) + text.replace(/#/g, String(vars[m[1]!] ?? ''));
     from = i + 1;
     head.lastIndex = from;

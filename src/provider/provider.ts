@@ -87,6 +87,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
     IdToken: config.ID_TOKEN_TTL_SECONDS,
     Interaction: config.INTERACTION_TTL_SECONDS,
     // Re-saved at every use: the idle timeout restarts, capped by the absolute lifetime from the sign-in.
+    // Date.now, not the injected clock: loginTs is oidc-provider's own epoch time.
     Session: (_ctx: unknown, session: { loginTs?: number }) => sessionTtl(config, session.loginTs, Math.floor(Date.now() / 1000)),
     Grant: Math.max(config.SESSION_TTL_SECONDS, config.REFRESH_TOKEN_TTL_SECONDS),
     RefreshToken: config.REFRESH_TOKEN_TTL_SECONDS,
