@@ -33,6 +33,7 @@ export const ADMIN_PATHS = {
 } as const;
 
 const TX_TTL_MS = 15 * 60 * 1000;
+const AUDIT_PAGE_DAYS = 30;
 
 type Refusal = 'not_admin' | 'no_second_factor' | 'failed';
 
@@ -103,7 +104,8 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
     const outcome = AUDIT_OUTCOMES.find((o) => o === ctx.query.outcome);
     // A bare type also finds its sub-types: "reset" lists reset.started, reset.completed, …
     const types = type ? [type, ...(type.endsWith('*') ? [] : [`${type}.*`])] : [];
-    const events = await findAuditEvents(audit, { types, ...(outcome ? { outcome } : {}), limit: 200 });
+    // A page load reads at most the last AUDIT_PAGE_DAYS of the trail, however rare the match.
+    const events = await findAuditEvents(audit, { types, ...(outcome ? { outcome } : {}), since: clock() - AUDIT_PAGE_DAYS * 86_400_000, limit: 200 });
     const logins = new Map<string, string>();
     for (const accountId of new Set(events.flatMap((e) => (e.accountId ? [e.accountId] : [])))) {
       logins.set(accountId, (await accounts.get(accountId))?.login ?? accountId);
@@ -118,7 +120,7 @@ export function adminRoutes({ services, branding }: { services: Services; brandi
       reason: e.reason ?? '',
       details: detailsText(e.details),
     }));
-    show(ctx, adminAuditPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, rows, type, outcome: outcome ?? '' }));
+    show(ctx, adminAuditPage({ branding, csrf: csrf.token(ctx), admin: session.account.login, rows, type, outcome: outcome ?? '', days: AUDIT_PAGE_DAYS }));
   });
 
   router.post(ADMIN_PATHS.logout, body, async (ctx) => {

@@ -349,7 +349,7 @@ export const de: Record<MessageKey, string> = {
   'admin.dashboard.period': 'Zeitraum',
   'admin.dashboard.days': 'Letzte {days} Tage',
   'admin.audit.title': 'Audit-Ereignisse',
-  'admin.audit.lead': 'Die neuesten Ereignisse zuerst. Filtern Sie nach Typ (z. B. reset oder reset.completed) und Ergebnis; `rekey audit` durchsucht den gesamten Aufbewahrungszeitraum und exportiert JSON Lines.',
+  'admin.audit.lead': 'Die neuesten Ereignisse der letzten {days} Tage zuerst. Filtern Sie nach Typ (z. B. reset oder reset.completed) und Ergebnis; `rekey audit` durchsucht den gesamten Aufbewahrungszeitraum und exportiert JSON Lines.',
   'admin.audit.type': 'Ereignistyp',
   'admin.audit.type_hint': 'Ein Typ oder dessen Anfang, z. B. reset oder signin.password.',
   'admin.audit.outcome': 'Ergebnis',

@@ -309,7 +309,7 @@ export const en = {
   'admin.dashboard.period': 'Period',
   'admin.dashboard.days': 'Last {days} days',
   'admin.audit.title': 'Audit events',
-  'admin.audit.lead': 'The newest events first. Filter by type (e.g. reset or reset.completed) and outcome; `rekey audit` searches the whole retention period and exports JSON Lines.',
+  'admin.audit.lead': 'The newest events of the last {days} days first. Filter by type (e.g. reset or reset.completed) and outcome; `rekey audit` searches the whole retention period and exports JSON Lines.',
   'admin.audit.type': 'Event type',
   'admin.audit.type_hint': 'A type or the start of one, like reset or signin.password.',
   'admin.audit.outcome': 'Outcome',

@@ -66,6 +66,15 @@ describe('admin dashboard', function () {
     const events = (await t.services.audit.recent({ limit: 100 })).filter((e) => e.type === 'admin.dashboard.signin' && e.accountId === id);
     assert.equal(events[0]?.outcome, 'success');
 
+    // The page reads the last 30 days of the trail; older events are for `rekey audit`.
+    const now = t.services.clock();
+    await t.services.store.logs.append('audit', { at: now - 40 * 86_400_000, type: 'invite.accepted', outcome: 'success', details: { marker: 'old' } }, now + 86_400_000);
+    await t.services.store.logs.append('audit', { at: now - 2 * 86_400_000, type: 'invite.accepted', outcome: 'success', details: { marker: 'recent' } }, now + 86_400_000);
+    const invites = await browser.open('/admin/audit?type=invite.accepted');
+    assert.match(invites.text, /marker=recent/);
+    assert.doesNotMatch(invites.text, /marker=old/);
+    assert.match(invites.text, /last 30 days/);
+
     // Sign-out needs the form's CSRF token; then the dashboard asks for a sign-in again.
     const forged = await browser.post('/admin/logout', { csrf: 'forged-token-forged-token' });
     assert.equal(forged.status, 403);

@@ -34,7 +34,7 @@ ${link('/admin/audit', 'audit', t('admin.audit.title'))}
 </nav>`;
 }
 
-export function adminAuditPage(v: AdminFrame & { rows: readonly AuditRow[]; type: string; outcome: string }): string {
+export function adminAuditPage(v: AdminFrame & { rows: readonly AuditRow[]; type: string; outcome: string; days: number }): string {
   const outcomes = ['', 'success', 'failure', 'blocked'] as const;
   return layout({
     title: t('admin.audit.title'),
@@ -42,7 +42,7 @@ export function adminAuditPage(v: AdminFrame & { rows: readonly AuditRow[]; type
     wide: true,
     stylesheets: ['/assets/admin.css'],
     body: html`${adminNav(v, 'audit')}
-<p class="lead">${t('admin.audit.lead')}</p>
+<p class="lead">${t('admin.audit.lead', { days: v.days })}</p>
 <form method="get" action="/admin/audit" class="filters">
 <div><label for="type">${t('admin.audit.type')}</label>
 <input type="text" id="type" name="type" value="${v.type}" autocomplete="off" spellcheck="false" autocapitalize="none" aria-describedby="type-hint">
