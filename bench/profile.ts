@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { runLoad } from './lib/load.ts';
 import { startSmtpSink, startRedis } from './lib/aux.ts';
 import { makeKeys, PASSWORD, rekeyEnv, seed } from './lib/rekey.ts';
-import { freePort, startTsx, waitFor } from './lib/proc.ts';
+import { buildServers, freePort, rssMb, rssSampler, startScript, startTsx, waitFor } from './lib/proc.ts';
 import { send } from './lib/http.ts';
 import { openSigninPage, openTotpPage, refresh, rekeySignIn, renderPage, resetChoose, resetStart, resetWrongCode, targetFor, wrongTotp } from './lib/flows.ts';
 
@@ -25,7 +25,13 @@ const port = await freePort();
 const issuer = `https://127.0.0.1:${port}`;
 const env = rekeyEnv({ dataDir, keys: makeKeys(), smtpUrl: smtp.url, issuer, argon2: { m: 19456, t: 2, p: 1 }, threadpool: 2, ...(redis ? { redisUrl: redis.url } : {}) });
 const pop = await seed(env, 1000, 300);
-const child = startTsx('src/server.ts', { ...env, PORT: String(port) }, process.env.BENCH_PROF_OFF ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+// BENCH_PROF_BUILT=1 runs the compiled server as `npm run bench` does (RSS comparable to its);
+// BENCH_PROF_ENV="A=1 B=2" and BENCH_PROF_NODE_ARGS="--flag" try runtime settings side by side.
+const extraEnv = Object.fromEntries((process.env.BENCH_PROF_ENV ?? '').split(' ').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+const nodeArgs = [...(process.env.BENCH_PROF_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(process.env.BENCH_PROF_OFF ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
+if (process.env.BENCH_PROF_BUILT && !buildServers().ok) throw new Error('build failed');
+const start = process.env.BENCH_PROF_BUILT ? startScript : startTsx;
+const child = start('src/server.ts', { ...env, ...extraEnv, PORT: String(port) }, nodeArgs);
 const base = `http://127.0.0.1:${port}`;
 await waitFor('rekey', async () => (await send(`${base}/readyz`)).status === 200, 60_000, child);
 const t = (n: number) => targetFor(base, issuer, n);
@@ -63,8 +69,21 @@ if (step !== 'signin') {
     op = (w) => wrongTotp(t(w), parked[w]!, 'second-factor');
   }
 }
+const idleRss = rssMb(child.pid);
+const sampler = rssSampler([child.pid]);
 const r = await runLoad({ name: step, concurrency: conc, durationMs: ms, warmupMs: 1000, pids: [child.pid], op: async (w) => void (await op(w)) });
-console.log(JSON.stringify({ step, perSecond: r.perSecond, cpuPerOp: r.cpuPerOp, errors: r.errors, firstError: r.firstError }));
+const peakRss = sampler.stop().get(child.pid);
+if (process.env.BENCH_PROF_SNAPSHOT) {
+  // With BENCH_PROF_NODE_ARGS=--heapsnapshot-signal=SIGUSR2: what stays alive after the load.
+  process.kill(child.pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, Number(process.env.BENCH_PROF_SNAPSHOT)));
+}
+if (extraEnv.METRICS_TOKEN) {
+  // Where the memory is: V8 heap spaces and external memory at the end of the load.
+  const m = await send(`${base}/metrics`, { headers: { authorization: `Bearer ${extraEnv.METRICS_TOKEN}`, 'x-forwarded-proto': 'https' } });
+  console.log(m.text.split('\n').filter((l) => /^(nodejs_heap_space_size_used_bytes|nodejs_heap_size|nodejs_external|process_resident)/.test(l)).join('\n'));
+}
+console.log(JSON.stringify({ step, perSecond: r.perSecond, cpuPerOp: r.cpuPerOp, idleRss, peakRss, endRss: rssMb(child.pid), errors: r.errors, firstError: r.firstError }));
 await child.stop();
 await smtp.stop();
 await redis?.stop();

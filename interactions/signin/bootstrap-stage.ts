@@ -42,6 +42,8 @@ export function bootstrapStage(services: Services, branding: Branding): Stage {
       !r.state.passed.includes('bootstrap') &&
       !r.state.postponed,
 
+    startsOnRender: (r) => !r.state.bootstrap,
+
     async render(r, errors) {
       let shown = errors;
       if (!r.state.bootstrap) shown = (await send(r)) ?? errors;

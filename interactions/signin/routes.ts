@@ -45,7 +45,7 @@ function withMfa(amr: string[]): string[] {
 export function signinRoutes(deps: SigninRoutesDeps): Router {
   const { provider, services } = deps;
   const stagesOf = (prompt: string): Stage[] => (prompt === 'security_info' ? deps.securityInfoStages : deps.stages);
-  const states = new SigninStates(services.store.ephemeral);
+  const states = new SigninStates(services.store.ephemeral, services.hmac);
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = parseBody(services.config.MAX_BODY_BYTES);
 
@@ -92,7 +92,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
 
   function checkCsrf(ctx: Context, state: SigninState): void {
     const sent = field(ctx, 'csrf', 100);
-    if (!sent || !constantTimeEqual(sent, state.csrf)) throw new CsrfFailed();
+    if (!sent || !states.csrfMatches(String(ctx.params.uid), state, sent)) throw new CsrfFailed();
   }
 
   async function nextStage(prompt: string, r: StageRequest): Promise<Stage | undefined> {
@@ -159,7 +159,28 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     });
   }
 
-  router.get('/', alone(3000), async (ctx) => {
+  /**
+   * Most pages only show where the interaction stands: such a GET reads and writes nothing, so
+   * it needs no lock (a submission running meanwhile saves its state whole; this page shows the
+   * state before or after it). Undefined when this GET would change something: it then runs
+   * under the lock.
+   */
+  async function pageWithoutLock(ctx: Context): Promise<string | undefined> {
+    const { details, state, request } = await load(ctx);
+    if ((details.prompt.name !== 'login' && details.prompt.name !== 'security_info') || !states.unchanged(state)) return undefined;
+    const stage = await nextStage(details.prompt.name, request);
+    if (!stage || stage.startsOnRender?.(request)) return undefined;
+    const page = await stage.render(request);
+    // A render that changed the state after all is done again under the lock, where it is saved.
+    return states.unchanged(state) ? page : undefined;
+  }
+
+  const waitForLock = alone(3000);
+  router.get('/', async (ctx, next) => {
+    const page = await pageWithoutLock(ctx);
+    if (page !== undefined) return show(ctx, page);
+    return waitForLock(ctx, next);
+  }, async (ctx) => {
     const { details, state, request } = await load(ctx);
     if (details.prompt.name === 'login' || details.prompt.name === 'security_info') {
       const stage = await nextStage(details.prompt.name, request);

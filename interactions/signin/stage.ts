@@ -39,5 +39,10 @@ export interface Stage {
   readonly name: string;
   needed(r: StageRequest): boolean | Promise<boolean>;
   render(r: StageRequest, errors?: FormErrors): string | Promise<string>;
+  /**
+   * Rendering now would start something outside the state (send a code): such a page is shown
+   * under the interaction's lock, like a form submission. Other renders only read.
+   */
+  startsOnRender?(r: StageRequest): boolean;
   submit(r: StageRequest): Promise<StageResult>;
 }

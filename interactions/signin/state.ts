@@ -4,7 +4,7 @@
  */
 import type { EphemeralStore } from '../../src/store/types.ts';
 import type { MethodKind, PendingData, SealedSecret } from '../../src/domain/methods/types.ts';
-import { randomId } from '../../src/domain/secrets.ts';
+import { constantTimeEqual, type Hmac } from '../../src/domain/secrets.ts';
 
 export interface SigninState {
   /** CSRF token of every form of this interaction. */
@@ -34,17 +34,38 @@ export interface SigninState {
 
 const key = (uid: string): string => `interaction-state:{${uid}}`;
 
+const CSRF_PURPOSE = 'interaction-csrf';
+
 export class SigninStates {
-  /** What each state looked like when last read or written: a save that changes nothing writes nothing. */
+  /**
+   * What each state looked like when last read or written: a save that changes nothing writes
+   * nothing. A new state counts as written: it is what a later load would rebuild.
+   */
   private readonly asLoaded = new WeakMap<SigninState, string>();
 
-  constructor(private readonly store: EphemeralStore) {}
+  constructor(
+    private readonly store: EphemeralStore,
+    private readonly hmac: Hmac,
+  ) {}
 
   async load(uid: string, expiresAt: number): Promise<SigninState> {
     const stored = await this.store.get<SigninState>(key(uid));
-    if (stored === undefined) return { csrf: randomId(18), passed: [], amr: [], expiresAt };
-    this.asLoaded.set(stored, JSON.stringify(stored));
-    return stored;
+    // The CSRF token is a keyed hash of the uid (OWASP's HMAC-based token), not a random value:
+    // an interaction nobody has advanced yet then needs no stored state, so showing its first
+    // page writes nothing and needs no lock (see the GET route).
+    const state = stored ?? { csrf: this.hmac.digest(CSRF_PURPOSE, uid), passed: [], amr: [], expiresAt };
+    this.asLoaded.set(state, JSON.stringify(state));
+    return state;
+  }
+
+  /** Nothing changed since load or save: a request that leaves it so has nothing to write. */
+  unchanged(state: SigninState): boolean {
+    return this.asLoaded.get(state) === JSON.stringify(state);
+  }
+
+  /** The form's token belongs to this interaction (any HMAC key, so a key rotation spares sign-ins in flight). */
+  csrfMatches(uid: string, state: SigninState, sent: string): boolean {
+    return constantTimeEqual(sent, state.csrf) || this.hmac.matches(CSRF_PURPOSE, uid, sent);
   }
 
   /** Writes the state, unless it is exactly what was loaded (a page shown again, a stage that changed nothing). */
