@@ -1,9 +1,12 @@
 /**
  * Development aid (not part of `npm run bench`): every Redis command one password sign-in (or a
- * TOTP one with BENCH_TRACE=totp, or a refresh grant) sends, request by request, against rekey
- * built in this process on a redis-server of its own.
+ * TOTP one with BENCH_TRACE=totp, or a refresh grant; or the reset steps of the benchmark with
+ * BENCH_TRACE=reset) sends, request by request, against rekey built in this process on a
+ * redis-server of its own, with the real network round trips of each step (round-trips.ts: a
+ * pipeline or a script is one).
  *
  *   node --import tsx bench/trace.ts
+ *   BENCH_TRACE=reset node --import tsx bench/trace.ts
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,9 @@ import { startRedis, startSmtpSink } from './lib/aux.ts';
 import { makeKeys, PASSWORD, rekeyEnv, seed } from './lib/rekey.ts';
 import { CookieJar, hidden, location, send } from './lib/http.ts';
 import { authRequest, exchange, refresh, targetFor, totpCode } from './lib/flows.ts';
+import { RoundTripCounter } from './lib/round-trips.ts';
+
+const trips = RoundTripCounter.install();
 
 const mode = process.env.BENCH_TRACE ?? 'password';
 const redis = await startRedis();
@@ -33,7 +39,9 @@ const base = `http://127.0.0.1:${port}`;
 const t = targetFor(base, issuer, 1);
 const loc = (u: string): string => (u.startsWith(issuer) ? base + u.slice(issuer.length) : u);
 
+trips.ignore(redis.client);
 const monitor = await redis.client.duplicate().monitor();
+trips.ignore(monitor);
 let lines: string[] = [];
 let fence: (() => void) | undefined;
 monitor.on('monitor', (_t: string, args: string[], source: string) => {
@@ -51,12 +59,14 @@ function scriptName(sha: string): string {
 }
 async function step<T>(label: string, f: () => Promise<T>): Promise<T> {
   lines = [];
+  const before = trips.snapshot();
   const r = await f();
+  const d = trips.since(before);
   await new Promise<void>((resolve) => {
     fence = resolve;
     void redis.client.echo('fence');
   });
-  console.log(`--- ${label}: ${lines.length} commands`);
+  console.log(`--- ${label}: ${d.roundTrips} round trips, ${lines.length} commands`);
   for (const l of lines) console.log(`    ${l}`);
   return r;
 }
@@ -64,11 +74,23 @@ async function step<T>(label: string, f: () => Promise<T>): Promise<T> {
 if (mode === 'reset') {
   const u = pop.users[1]!;
   const auth = (secret: string) => ({ ...t.headers, authorization: `Bearer ${secret}` });
+  smtp.keepText(true);
   const started = await step('reset start', () => send(`${base}/api/v1/resets`, { json: { identifier: u.login }, headers: t.headers }));
   const f = JSON.parse(started.text) as { flow: string; secret: string; methods: { ref: string; kind: string }[] };
   const email = f.methods.find((m) => m.kind === 'email')!.ref;
-  await step('reset choose email', () => send(`${base}/api/v1/resets/${f.flow}/choose`, { json: { ref: email }, headers: auth(f.secret) }));
-  await step('reset prove wrong code', () => send(`${base}/api/v1/resets/${f.flow}/prove`, { json: { code: '00000000' }, headers: auth(f.secret) }));
+  const app = f.methods.find((m) => m.kind === 'authenticator_app')!.ref;
+  const check = (r: { status: number; text: string }, status: number): void => {
+    if (r.status !== status) throw new Error(`${r.status}: ${r.text.slice(0, 200)}`);
+  };
+  check(await step('reset choose email', () => send(`${base}/api/v1/resets/${f.flow}/choose`, { json: { ref: email }, headers: auth(f.secret) })), 200);
+  check(await step('reset prove wrong code', () => send(`${base}/api/v1/resets/${f.flow}/prove`, { json: { code: '00000000' }, headers: auth(f.secret) })), 400);
+  const text = await smtp.latest(`${u.login}.private@bench.example.org`);
+  const code = /\b(\d{8})\b/.exec(text)![1]!;
+  check(await step('reset prove right code', () => send(`${base}/api/v1/resets/${f.flow}/prove`, { json: { code }, headers: auth(f.secret) })), 200);
+  check(await step('reset choose authenticator app', () => send(`${base}/api/v1/resets/${f.flow}/choose`, { json: { ref: app }, headers: auth(f.secret) })), 200);
+  check(await step('reset prove TOTP', () => send(`${base}/api/v1/resets/${f.flow}/prove`, { json: { code: totpCode(u.totp) }, headers: auth(f.secret) })), 200);
+  const pw = `fresh-lantern-${Math.random().toString(36).slice(2, 10)}-meadow`;
+  check(await step('reset new password', () => send(`${base}/api/v1/resets/${f.flow}/password`, { json: { password: pw, confirm: pw }, headers: auth(f.secret) })), 200);
   await step('reset GET', () => send(`${base}/api/v1/resets/${f.flow}`, { headers: auth(f.secret) }));
   monitor.disconnect();
   await services.close();

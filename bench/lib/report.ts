@@ -280,8 +280,13 @@ export function renderReport(r: Report): string {
   L.push('## 5. Store cost', '');
   for (const s of r.stores) {
     if (s.kind === 'redis') {
-      L.push('### Redis', '', 'One request at a time. Round trips: commands a client sent (MONITOR, commands inside Lua scripts left out). Commands executed: `INFO commandstats` delta, Lua\'s inner commands included.', '');
-      row('step', 'round trips', 'commands executed', 'round trips by command');
+      L.push(
+        '### Redis',
+        '',
+        'One request at a time. Round trips: request/response exchanges on rekey\'s Redis connections, counted in the client (bench/lib/round-trips.ts): a command sent while its connection waits for no reply opens one, commands sent before the replies come (a pipeline, commands sent together) ride in it, and a Lua script is one whatever it runs inside; INFO and WAIT count like any command. Commands executed: `INFO commandstats` delta, Lua\'s inner commands included.',
+        '',
+      );
+      row('step', 'round trips', 'commands executed', 'round trips by the command that opened them');
       row('---', '---:', '---:', '---');
       for (const c of s.costs.steps) row(c.step, f(c.calls), f(c.inner), Object.entries(c.byCommand ?? {}).map(([k, v]) => `${k} ${f(v)}`).join(', '));
     } else {

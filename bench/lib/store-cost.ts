@@ -2,8 +2,9 @@
  * Store cost of each step, counted one request at a time against rekey built in this process
  * (the same composition root as the server):
  *
- * - Redis: round trips = commands a client sent (MONITOR, commands run inside Lua left out),
- *   and every command executed (INFO commandstats delta, Lua's inner commands included);
+ * - Redis: round trips = request/response exchanges on rekey's connections, counted in the
+ *   client (round-trips.ts: a pipeline, commands sent together, or a Lua script is one), and
+ *   every command executed (INFO commandstats delta, Lua's inner commands included);
  * - SQLite: statements executed (better-sqlite3's prepared statements, pragmas and execs) and
  *   transactions;
  *
@@ -12,7 +13,6 @@
 import Database from 'better-sqlite3';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/load.ts';
 import { createServices, type Services } from '../../src/services.ts';
 import { buildApp } from '../../src/app.ts';
@@ -33,6 +33,7 @@ import {
 } from './flows.ts';
 import { send } from './http.ts';
 import { PASSWORD, type SeededUser } from './rekey.ts';
+import { RoundTripCounter } from './round-trips.ts';
 
 // --- SQLite statement counting (installed before any database is opened) --------------------
 
@@ -84,47 +85,8 @@ export function countSqliteStatements(): void {
 
 // --- Redis command counting ------------------------------------------------------------------
 
-class RedisCounter {
-  private monitor?: Redis;
-  private fenceNo = 0;
-  private waiting = new Map<string, () => void>();
-  /** Top-level commands (round trips) by name. */
-  readonly topLevel = new Map<string, number>();
-
-  constructor(private readonly redis: BenchRedis) {}
-
-  async start(): Promise<void> {
-    this.monitor = await this.redis.client.duplicate().monitor();
-    this.monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      const name = String(args[0] ?? '').toLowerCase();
-      if (name === 'echo' && String(args[1]).startsWith('bench-fence-')) {
-        this.waiting.get(String(args[1]))?.();
-        return;
-      }
-      if (source === 'lua' || name === 'info' || name === 'ping') return;
-      this.topLevel.set(name, (this.topLevel.get(name) ?? 0) + 1);
-    });
-  }
-
-  /** Resolves once every command sent before it was seen. */
-  async fence(): Promise<void> {
-    const tag = `bench-fence-${(this.fenceNo += 1)}`;
-    const seen = new Promise<void>((resolve) => this.waiting.set(tag, resolve));
-    await this.redis.client.echo(tag);
-    await seen;
-    this.waiting.delete(tag);
-  }
-
-  total(): number {
-    let n = 0;
-    for (const v of this.topLevel.values()) n += v;
-    return n;
-  }
-
-  async stop(): Promise<void> {
-    this.monitor?.disconnect();
-  }
-}
+/** Real round trips of rekey's Redis connections in this process (see round-trips.ts). */
+const trips = RoundTripCounter.install();
 
 async function commandstats(redis: BenchRedis): Promise<number> {
   const stats = await redis.info('commandstats');
@@ -143,7 +105,7 @@ export interface StepCost {
   calls: number;
   /** Redis: commands executed per step incl. inside Lua (commandstats); SQLite: transactions per step. */
   inner: number;
-  /** Redis: round trips by command. */
+  /** Redis: round trips by the command that opened each. */
   byCommand?: Record<string, number>;
 }
 
@@ -206,8 +168,8 @@ export async function measureStoreCost(o: {
 }): Promise<StoreCostResult> {
   if (o.backend === 'sqlite') countSqliteStatements();
   const app = await inProcess(o.env);
-  const counter = o.redis ? new RedisCounter(o.redis) : undefined;
-  await counter?.start();
+  // The measurement's own connection (INFO) is not rekey's.
+  if (o.redis) trips.ignore(o.redis.client);
   const t = app.target;
   const steps: StepCost[] = [];
   const samples = 4;
@@ -222,18 +184,14 @@ export async function measureStoreCost(o: {
     const byCommand = new Map<string, number>();
     for (let i = 0; i < samples; i += 1) {
       const op = await prepare();
-      if (counter && o.redis) {
-        await counter.fence();
-        const before = new Map(counter.topLevel);
+      if (o.redis) {
         const cs0 = await commandstats(o.redis);
+        const before = trips.snapshot();
         await op();
-        await counter.fence();
+        const d = trips.since(before);
         const cs1 = await commandstats(o.redis);
-        for (const [k, v] of counter.topLevel) {
-          const d = v - (before.get(k) ?? 0);
-          if (d > 0) byCommand.set(k, (byCommand.get(k) ?? 0) + d);
-          calls += d;
-        }
+        for (const [k, v] of d.byFirstCommand) byCommand.set(k, (byCommand.get(k) ?? 0) + v);
+        calls += d.roundTrips;
         inner += cs1 - cs0;
       } else {
         const s0 = sqliteCounts.statements;
@@ -244,7 +202,7 @@ export async function measureStoreCost(o: {
       }
     }
     const cost: StepCost = { step, samples, calls: calls / samples, inner: inner / samples };
-    if (counter) cost.byCommand = Object.fromEntries([...byCommand].map(([k, v]) => [k, v / samples]).sort((a, b) => Number(b[1]) - Number(a[1])));
+    if (o.redis) cost.byCommand = Object.fromEntries([...byCommand].map(([k, v]) => [k, v / samples]).sort((a, b) => Number(b[1]) - Number(a[1])));
     steps.push(cost);
     o.progress(`    ${step}: ${cost.calls.toFixed(1)} ${o.backend === 'redis' ? 'round trips' : 'statements'}`);
   }
@@ -330,7 +288,6 @@ export async function measureStoreCost(o: {
     };
   });
   o.smtp.keepText(false);
-  await counter?.stop();
 
   o.progress(`    ${o.flows} pending reset flows …`);
   const space = await flowSpace(app.services, o, users);

@@ -218,19 +218,41 @@ export function resetApiRoutes(services: Services): Router {
   const document: unknown = documentPath ? JSON.parse(readFileSync(documentPath, 'utf8')) : undefined;
   if (!document) log.warn({ event: 'openapi_missing' }, 'docs/openapi.json not found: GET /api/v1/openapi.json answers 404');
 
-  /** The flow of the path, with the bearer secret; 404 for an id that cannot exist, 401 for no or a wrong secret. */
-  async function authorize(ctx: Context): Promise<{ handle: string; secret: string; view: ResetView }> {
+  /** The flow id of the path and the bearer secret, unchecked; 404 for an id that cannot exist, 401 for no secret. */
+  function credentials(ctx: Context): { handle: string; secret: string } {
     const header = ctx.get('authorization');
     const secret = /^Bearer +([A-Za-z0-9\-._~+/]{1,200}=*) *$/i.exec(header)?.[1];
     if (!secret) throw new ApiProblem('unauthorized', 401);
     const handle = String((ctx as Context & { params?: Record<string, string> }).params?.flow ?? '');
     if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) throw new ApiProblem('not_found', 404);
+    return { handle, secret };
+  }
+
+  /** The flow of the path, with the bearer secret; 404 for an id that cannot exist, 401 for no or a wrong secret. */
+  async function authorize(ctx: Context): Promise<{ handle: string; secret: string; view: ResetView }> {
+    const { handle, secret } = credentials(ctx);
     const view = await resets.current(handle, secret);
     if (!view) throw new ApiProblem('reset_unknown', 401);
     return { handle, secret, view };
   }
 
+  /**
+   * A step's fields. The step itself checks the flow and its secret (in the same store step that
+   * takes the flow's lease), so nothing is read before it; only a request whose fields are bad
+   * reads the flow first, to answer 401 before 400 as for any request on an unknown flow.
+   */
+  async function stepFields<T>(ctx: Context, read: () => T): Promise<T> {
+    try {
+      return read();
+    } catch (err) {
+      await authorize(ctx);
+      throw err;
+    }
+  }
+
   function answer(ctx: Context, outcome: ResetOutcome): void {
+    // No flow with this id and secret when the step began: as `authorize` answers.
+    if (!outcome.ok && outcome.unknownFlow) throw new ApiProblem('reset_unknown', 401);
     if (!outcome.ok) throw outcomeError(outcome);
     ctx.status = 200;
     ctx.body = viewJson(outcome.view);
@@ -252,20 +274,24 @@ export function resetApiRoutes(services: Services): Router {
   });
 
   router.post('reset-choose', `${API_BASE}/resets/:flow/choose`, apiResponse, body, async (ctx) => {
-    const { handle, secret } = await authorize(ctx);
-    const { ref, channel } = readFields(ctx, {
-      ref: { type: 'string', required: true, maxLength: LIMITS.ref },
-      channel: { type: 'string', enum: ['sms', 'voice'] },
-    });
+    const { handle, secret } = credentials(ctx);
+    const { ref, channel } = await stepFields(ctx, () =>
+      readFields(ctx, {
+        ref: { type: 'string', required: true, maxLength: LIMITS.ref },
+        channel: { type: 'string', enum: ['sms', 'voice'] },
+      }),
+    );
     answer(ctx, await resets.choose(handle, secret, ref!, channel ? { channel } : {}, context(ctx)));
   });
 
   router.post('reset-prove', `${API_BASE}/resets/:flow/prove`, apiResponse, body, async (ctx) => {
-    const { handle, secret } = await authorize(ctx);
-    const { code, answers } = readFields(ctx, {
-      code: { type: 'string', maxLength: LIMITS.code },
-      answers: { type: 'strings', maxItems: LIMITS.answers, maxLength: LIMITS.answer },
-    });
+    const { handle, secret } = credentials(ctx);
+    const { code, answers } = await stepFields(ctx, () =>
+      readFields(ctx, {
+        code: { type: 'string', maxLength: LIMITS.code },
+        answers: { type: 'strings', maxItems: LIMITS.answers, maxLength: LIMITS.answer },
+      }),
+    );
     const input: Record<string, string> = {};
     if (code !== undefined) input.code = code;
     (answers ?? []).forEach((a, i) => {
@@ -275,17 +301,19 @@ export function resetApiRoutes(services: Services): Router {
   });
 
   router.post('reset-back', `${API_BASE}/resets/:flow/back`, apiResponse, body, async (ctx) => {
-    const { handle, secret } = await authorize(ctx);
-    readFields(ctx, {});
+    const { handle, secret } = credentials(ctx);
+    await stepFields(ctx, () => readFields(ctx, {}));
     answer(ctx, await resets.back(handle, secret));
   });
 
   router.post('reset-password', `${API_BASE}/resets/:flow/password`, apiResponse, body, async (ctx) => {
-    const { handle, secret } = await authorize(ctx);
-    const { password, confirm } = readFields(ctx, {
-      password: { type: 'string', required: true },
-      confirm: { type: 'string', required: true },
-    });
+    const { handle, secret } = credentials(ctx);
+    const { password, confirm } = await stepFields(ctx, () =>
+      readFields(ctx, {
+        password: { type: 'string', required: true },
+        confirm: { type: 'string', required: true },
+      }),
+    );
     answer(ctx, await resets.setPassword(handle, secret, password!, confirm!, context(ctx)));
   });
 

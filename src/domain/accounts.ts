@@ -226,12 +226,18 @@ export class Accounts {
    * Optimistic read-modify-write; retries when another writer got there first. `durable`: a
    * password change the user is about to be told of (see AccountRepo.replace).
    */
-  async update(id: string, mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>, options: { durable?: boolean } = {}): Promise<AccountRecord> {
+  async update(
+    id: string,
+    mutate: (a: AccountRecord) => AccountRecord | Promise<AccountRecord>,
+    options: { durable?: boolean; current?: AccountRecord } = {},
+  ): Promise<AccountRecord> {
+    const { current: known, ...replaceOptions } = options;
     for (let attempt = 0; attempt < 10; attempt += 1) {
-      const current = await this.store.accounts.get(id);
+      // `current`: the record as the caller just read it; a stale one only costs a retry.
+      const current = attempt === 0 && known?.id === id ? known : await this.store.accounts.get(id);
       if (!current) throw new NotFound(`no account "${id}"`);
       const next = { ...(await mutate(structuredClone(current))), version: current.version, updatedAt: this.clock() };
-      if (await this.store.accounts.replace(next, options)) return { ...next, version: current.version + 1 };
+      if (await this.store.accounts.replace(next, replaceOptions)) return { ...next, version: current.version + 1 };
     }
     throw new Conflict('the account is being changed by someone else; try again');
   }

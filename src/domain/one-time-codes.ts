@@ -33,8 +33,11 @@ export class OneTimeCodes {
     let code = '';
     for (let i = 0; i < spec.digits; i += 1) code += String(randomInt(10));
     const expiresAt = this.clock() + spec.ttlMs;
-    await this.store.counters.reset(attemptsKey(key));
-    await this.store.ephemeral.put(codeKey(key), { hash: this.hmac.digest(`otc:${key}`, code), expiresAt, maxAttempts: spec.maxAttempts } satisfies StoredCode, expiresAt);
+    // Independent writes (both keys carry the caller's tag), sent together.
+    await Promise.all([
+      this.store.counters.reset(attemptsKey(key)),
+      this.store.ephemeral.put(codeKey(key), { hash: this.hmac.digest(`otc:${key}`, code), expiresAt, maxAttempts: spec.maxAttempts } satisfies StoredCode, expiresAt),
+    ]);
     return code;
   }
 

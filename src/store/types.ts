@@ -122,6 +122,18 @@ export interface EphemeralStore {
   acquireLease(key: string, owner: string, expiresAt: number): Promise<boolean>;
   renewLease(key: string, owner: string, expiresAt: number): Promise<boolean>;
   releaseLease(key: string, owner: string): Promise<void>;
+  /**
+   * `acquireLease(leaseKey, …)` and `get(key)` in one step (on Redis one script: both keys carry
+   * the same `{group}`): the record is read whether or not the lease was taken, after the
+   * attempt.
+   */
+  acquireLeaseAndGet<T>(leaseKey: string, owner: string, expiresAt: number, key: string): Promise<{ taken: boolean; value: T | undefined }>;
+  /**
+   * `put(key, value, expiresAt)` and then `releaseLease(leaseKey, owner)` in one step (on Redis
+   * one script: both keys carry the same `{group}`). The record is written even when `owner`
+   * no longer holds the lease, as `put` would.
+   */
+  putAndReleaseLease(key: string, value: unknown, expiresAt: number, leaseKey: string, owner: string): Promise<void>;
 }
 
 export interface CounterState {

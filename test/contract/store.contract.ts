@@ -510,6 +510,28 @@ export function storeContract(backendName: string, open: OpenStore): void {
         assert.equal(await store.ephemeral.get(key('lock')), 'three', 'the late release of an old holder changes nothing');
       });
 
+      it('takes a lease and reads a record of its group in one step; writes a record and releases in one step', async () => {
+        const lock = key('lease-lock');
+        const rec = key('lease-rec');
+        assert.deepEqual(await store.ephemeral.acquireLeaseAndGet(lock, 'one', now + 5_000, rec), { taken: true, value: undefined });
+        await store.ephemeral.put(rec, { state: 1 }, now + MINUTE);
+        assert.deepEqual(await store.ephemeral.acquireLeaseAndGet(lock, 'two', now + 5_000, rec), { taken: false, value: { state: 1 } }, 'held: read anyway');
+
+        // Written with the release; only the holder releases, the record is written either way.
+        await store.ephemeral.putAndReleaseLease(rec, { state: 2 }, now + MINUTE, lock, 'two');
+        assert.equal(await store.ephemeral.get(lock), 'one', 'not released by another owner');
+        assert.deepEqual(await store.ephemeral.get(rec), { state: 2 });
+        await store.ephemeral.putAndReleaseLease(rec, { state: 3 }, now + MINUTE, lock, 'one');
+        assert.equal(await store.ephemeral.get(lock), undefined, 'released by its holder');
+        assert.deepEqual(await store.ephemeral.acquireLeaseAndGet(lock, 'two', now + 5_000, rec), { taken: true, value: { state: 3 } });
+
+        // An ended lease is taken over; an ended record reads as missing.
+        now += 5_000;
+        await store.ephemeral.put(rec, 'old', now + 1);
+        now += 2;
+        assert.deepEqual(await store.ephemeral.acquireLeaseAndGet(lock, 'three', now + 5_000, rec), { taken: true, value: undefined });
+      });
+
       it('gives a lease to exactly one of 50 concurrent takers', async () => {
         const taken = await Promise.all(Array.from({ length: 50 }, (_, i) => store.ephemeral.acquireLease(key('race-lock'), `owner-${i}`, now + 5_000)));
         assert.equal(taken.filter(Boolean).length, 1);

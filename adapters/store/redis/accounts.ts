@@ -83,16 +83,6 @@ function uniqueEmails(account: AccountRecord): string[] {
   return [...new Set(account.emails.map((e) => e.address))];
 }
 
-/**
- * What the reset commit may not do: its one script cannot reach the `{idx}` slot. A changed
- * `verified` flag is fine (the indexes hold addresses only).
- */
-function changesLoginOrEmails(stored: AccountRecord, next: AccountRecord): boolean {
-  if (stored.login !== next.login || stored.emails.length !== next.emails.length) return true;
-  return stored.emails.some((e, i) => e.address !== next.emails[i]!.address);
-}
-
-
 export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOptions = {}): AccountRepo {
   const { client, run } = conn;
   const indexKeys = [keys.loginIndex, keys.emailIndex, keys.byLogin, keys.claims];
@@ -176,7 +166,7 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
    * Waits until replicas of the primary that took the write of `accountId` have it, when that
    * primary has replicas (see the top of this file). Never throws: the write is done.
    */
-  async function confirmOnReplicas(slot: number, accountId: string): Promise<void> {
+  async function confirmOnReplicas(slot: number, accountId: string, replication?: Promise<string>): Promise<void> {
     if (replicasToWait === 0) return;
     const started = Date.now();
     const unconfirmed = (reason: UnconfirmedWrite['reason'], wanted: number, confirmed = 0): void => {
@@ -190,7 +180,7 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
     // The slot map is being refreshed (a failover): there is no primary to ask right now.
     if (primary === undefined) return unconfirmed('no_primary', replicasToWait);
     try {
-      const info = await primary.info('replication');
+      const info = await (replication ?? primary.info('replication'));
       const wanted = Math.min(replicasToWait, Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0));
       if (wanted === 0) return;
       // WAIT's own timeout decides; the command timeout of the connection must not cut it short.
@@ -238,6 +228,21 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
 
     async replace(next, options) {
       const written = await run(async () => {
+        // Most writes change nothing the indexes hold: one script checks that and writes.
+        const fast = await runScript<number>(
+          client,
+          'rekeyAccountReplaceSame',
+          [keys.account(next.id)],
+          [
+            String(next.version),
+            JSON.stringify({ ...next, version: next.version + 1 }),
+            String(next.version + 1),
+            String(next.notBefore),
+            next.login,
+            JSON.stringify(next.emails.map((e) => e.address)),
+          ],
+        );
+        if (fast !== -1) return fast === 1;
         // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
         const current = await read(next.id);
         if (current === undefined || current.version !== next.version) return false;
@@ -285,18 +290,16 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
       const accountKey = keys.account(next.id);
       const flowKey = keys.ephemeral(consumeKey);
       const slot = slotOf(next.id);
+      let replication: Promise<string> | undefined;
       // Checked here, on standalone Redis too, so what works there works on a cluster.
       if (calculateSlot(`${keyPrefix}${flowKey}`) !== slot) {
         throw new Error(`commitWithConsume: key ${consumeKey} is not on the slot of account ${next.id} (tag it {a:${next.id}})`);
       }
+      // Asked of the primary right behind the script, on the same connection (one round trip
+      // for both): whether it has replicas to WAIT for.
+      const primary = replicasToWait === 0 ? undefined : primaryOf(slot);
       const outcome = await run(async () => {
-        // A record at the expected version is the one the script will overwrite (every write
-        // bumps the version), so checking it here is as good as checking it in the script.
-        const stored = await read(next.id);
-        if (stored !== undefined && stored.version === next.version && changesLoginOrEmails(stored, next)) {
-          return 'refused' as const;
-        }
-        return runScript<'ok' | 'consumed' | 'conflict'>(
+        const script = runScript<'ok' | 'consumed' | 'conflict' | 'refused'>(
           client,
           'rekeyAccountCommitConsume',
           [accountKey, flowKey],
@@ -306,14 +309,19 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
             JSON.stringify({ ...next, version: next.version + 1 }),
             String(next.version + 1),
             String(next.notBefore),
+            next.login,
+            JSON.stringify(next.emails.map((e) => e.address)),
           ],
         );
+        replication = primary?.info('replication');
+        replication?.catch(() => undefined);
+        return script;
       });
       if (outcome === 'refused') throw new Error('commitWithConsume cannot change login or emails');
       if (outcome === 'ok') {
         faultPoint('reset.commit.before_wait');
         // Outside the operation's deadline: WAIT may take up to replicaWaitMs on its own.
-        await confirmOnReplicas(slot, next.id);
+        await confirmOnReplicas(slot, next.id, replication);
       }
       return outcome;
     },

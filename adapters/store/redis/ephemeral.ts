@@ -3,6 +3,7 @@
  * `expiresAt` (`{"e":expiresAt,"v":value}`). Expiry is decided against that stored time and
  * the injected clock; the Redis TTL (expiresAt + grace) only collects garbage.
  */
+import calculateSlot from 'cluster-key-slot';
 import type { Clock, EphemeralStore } from '../../../src/store/types.ts';
 import type { Conn } from './connection.ts';
 import { gcTtl, keys } from './keys.ts';
@@ -27,6 +28,13 @@ function live<T>(raw: string | null, now: number): T | undefined {
 
 export function redisEphemeral(conn: Conn, clock: Clock): EphemeralStore {
   const { client, run } = conn;
+  const keyPrefix = client.options.keyPrefix ?? '';
+  /** Two keys one script touches: checked on standalone Redis too, so what works there works on a cluster. */
+  const sameSlot = (what: string, a: string, b: string): void => {
+    if (calculateSlot(`${keyPrefix}${keys.ephemeral(a)}`) !== calculateSlot(`${keyPrefix}${keys.ephemeral(b)}`)) {
+      throw new Error(`${what}: keys ${a} and ${b} are not on one slot (give them the same {group})`);
+    }
+  };
   return {
     async put(key, value, expiresAt) {
       await run(async () => {
@@ -58,6 +66,31 @@ export function redisEphemeral(conn: Conn, clock: Clock): EphemeralStore {
         const now = clock();
         const kept = await runScript<number>(client, 'rekeyLeaseKeep', [keys.ephemeral(key)], [String(now), owner, encodeEphemeral(owner, expiresAt), gcTtl(expiresAt, now)]);
         return kept === 1;
+      });
+    },
+    async acquireLeaseAndGet<T>(leaseKey: string, owner: string, expiresAt: number, key: string) {
+      sameSlot('acquireLeaseAndGet', leaseKey, key);
+      return run(async () => {
+        const now = clock();
+        const [taken, raw] = await runScript<[number, string | null]>(
+          client,
+          'rekeyLeaseAcquireGet',
+          [keys.ephemeral(leaseKey), keys.ephemeral(key)],
+          [String(now), encodeEphemeral(owner, expiresAt), gcTtl(expiresAt, now)],
+        );
+        // A Lua false comes back as null.
+        return { taken: taken === 1, value: live<T>(raw ?? null, clock()) };
+      });
+    },
+    async putAndReleaseLease(key, value, expiresAt, leaseKey, owner) {
+      sameSlot('putAndReleaseLease', key, leaseKey);
+      await run(async () => {
+        await runScript<number>(
+          client,
+          'rekeyPutReleaseLease',
+          [keys.ephemeral(key), keys.ephemeral(leaseKey)],
+          [encodeEphemeral(value, expiresAt), gcTtl(expiresAt, clock()), owner],
+        );
       });
     },
     async releaseLease(key, owner) {

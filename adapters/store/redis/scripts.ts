@@ -32,6 +32,24 @@ end
 redis.call('PEXPIRE', k, ARGV[4])
 return c`;
 
+/**
+ * Sets `same` to whether the account record `stored` (HMGET version, doc) at the expected
+ * version ARGV[v] lists login ARGV[l] and the addresses in the JSON array ARGV[l + 1], in order
+ * (what the `{idx}` slot indexes); true when the version differs (the caller then finds a
+ * conflict).
+ */
+const SAME_INDEXED = (v: number, l: number): string => `local same = true
+if stored[1] and tonumber(stored[1]) == tonumber(ARGV[${v}]) and stored[2] then
+  local okDoc, doc = pcall(cjson.decode, stored[2])
+  local emails = cjson.decode(ARGV[${l + 1}])
+  same = okDoc and type(doc) == 'table' and doc.login == ARGV[${l}] and type(doc.emails) == 'table' and #doc.emails == #emails
+  if same then
+    for i = 1, #emails do
+      if type(doc.emails[i]) ~= 'table' or doc.emails[i].address ~= emails[i] then same = false end
+    end
+  end
+end`;
+
 export const scripts = {
   /**
    * Claims a login and emails for one account, all or nothing.
@@ -124,24 +142,48 @@ return 1`,
   },
 
   /**
+   * rekeyAccountReplace when the write changes nothing the indexes hold (the common case: a
+   * method's use, a password): one script instead of a read and a script.
+   * KEYS: account. ARGV: expected version, doc, next version, notBefore, login, email addresses
+   * (JSON array). Returns 1 written, 0 stale version, -1 the stored record at that version has
+   * another login or other addresses (nothing written: the caller takes the indexed path).
+   */
+  rekeyAccountReplaceSame: {
+    numberOfKeys: 1,
+    lua: `
+local stored = redis.call('HMGET', KEYS[1], 'version', 'doc')
+if not stored[1] or tonumber(stored[1]) ~= tonumber(ARGV[1]) then return 0 end
+${SAME_INDEXED(1, 5)}
+if not same then return -1 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'version', ARGV[3], 'notBefore', ARGV[4])
+return 1`,
+  },
+
+  /**
    * The password-reset commit: consumes the live flow and compare-and-sets the account, both
    * or neither. The flow is the ephemeral store's `{"e":expiresAt,"v":value}`; decoding yields
    * `e` as the same double JavaScript wrote (integers up to 2^53 are exact), compared against
    * `now` from the injected clock.
-   * KEYS: account, ephemeral (one slot). ARGV: now, expected version, doc, next version, notBefore.
-   * Returns 'ok'; 'consumed' when the flow is missing or over (nothing written, an expired
-   * record is left to its TTL); 'conflict' when the version moved (the flow stays).
+   * KEYS: account, ephemeral (one slot). ARGV: now, expected version, doc, next version, notBefore,
+   * login, email addresses (JSON array) of the next record.
+   * Returns 'refused' when the record at the expected version has another login or other
+   * addresses (the commit cannot reach the index slot; nothing written); else 'ok'; 'consumed'
+   * when the flow is missing or over (nothing written, an expired record is left to its TTL);
+   * 'conflict' when the version moved (the flow stays).
    */
   rekeyAccountCommitConsume: {
     numberOfKeys: 2,
     lua: `
+local stored = redis.call('HMGET', KEYS[1], 'version', 'doc')
+local v = stored[1]
+${SAME_INDEXED(2, 6)}
+if not same then return 'refused' end
 local raw = redis.call('GET', KEYS[2])
 if not raw then return 'consumed' end
 local decoded, flow = pcall(cjson.decode, raw)
 if not decoded or type(flow) ~= 'table' or type(flow.e) ~= 'number' or flow.e <= tonumber(ARGV[1]) then
   return 'consumed'
 end
-local v = redis.call('HGET', KEYS[1], 'version')
 if not v or tonumber(v) ~= tonumber(ARGV[2]) then return 'conflict' end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'doc', ARGV[3], 'version', ARGV[4], 'notBefore', ARGV[5])
@@ -161,6 +203,41 @@ if raw then
   if decoded and type(held) == 'table' and type(held.e) == 'number' and held.e > tonumber(ARGV[1]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`,
+  },
+
+  /**
+   * rekeyLeaseAcquire, then reads a record of the same slot.
+   * KEYS: lease key, record key. ARGV: now, encoded lease record, ttl.
+   * Returns {1 taken | 0 held, the record's raw value or false}.
+   */
+  rekeyLeaseAcquireGet: {
+    numberOfKeys: 2,
+    lua: `
+local taken = 1
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local decoded, held = pcall(cjson.decode, raw)
+  if decoded and type(held) == 'table' and type(held.e) == 'number' and held.e > tonumber(ARGV[1]) then taken = 0 end
+end
+if taken == 1 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return {taken, redis.call('GET', KEYS[2])}`,
+  },
+
+  /**
+   * Writes a record (as SET PX), then releases a lease of the same slot its owner still holds
+   * (as rekeyLeaseKeep without a record). KEYS: record key, lease key. ARGV: encoded record,
+   * ttl, owner. Returns 1 when the lease was released, 0 otherwise.
+   */
+  rekeyPutReleaseLease: {
+    numberOfKeys: 2,
+    lua: `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local raw = redis.call('GET', KEYS[2])
+if not raw then return 0 end
+local decoded, held = pcall(cjson.decode, raw)
+if not decoded or type(held) ~= 'table' or held.v ~= ARGV[3] then return 0 end
+redis.call('DEL', KEYS[2])
 return 1`,
   },
 

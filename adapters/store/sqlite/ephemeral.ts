@@ -29,6 +29,18 @@ export function sqliteEphemeral(db: Db, clock: Clock): EphemeralStore {
     'DELETE FROM ephemeral WHERE rowid IN (SELECT rowid FROM ephemeral WHERE expires_at <= ? LIMIT ?)',
   );
   const sweep = throttled(clock, SWEEP_INTERVAL_MS, (now) => collect.run(now, SWEEP_BATCH));
+  // Two steps in one transaction each (IMMEDIATE: the write lock up front, as every writer here).
+  const leaseAndRead = db.transaction((leaseKey: string, owner: string, expiresAt: number, key: string) => {
+    const now = clock();
+    const taken = takeLease.run({ key: leaseKey, value: JSON.stringify(owner), expiresAt, now }).changes === 1;
+    const row = read.get(key, now);
+    return { taken, raw: row?.value };
+  });
+  const putAndRelease = db.transaction((key: string, value: unknown, expiresAt: number, leaseKey: string, owner: string) => {
+    upsert.run(key, JSON.stringify(value ?? null), expiresAt);
+    dropLease.run(leaseKey, JSON.stringify(owner));
+    sweep();
+  });
 
   return {
     async put(key, value, expiresAt) {
@@ -60,6 +72,15 @@ export function sqliteEphemeral(db: Db, clock: Clock): EphemeralStore {
     },
     async renewLease(key, owner, expiresAt) {
       return run(() => renewLease.run({ key, value: JSON.stringify(owner), expiresAt, now: clock() }).changes === 1);
+    },
+    async acquireLeaseAndGet<T>(leaseKey: string, owner: string, expiresAt: number, key: string) {
+      return run(() => {
+        const { taken, raw } = leaseAndRead.immediate(leaseKey, owner, expiresAt, key);
+        return { taken, value: raw === undefined ? undefined : (JSON.parse(raw) as T) };
+      });
+    },
+    async putAndReleaseLease(key, value, expiresAt, leaseKey, owner) {
+      run(() => putAndRelease.immediate(key, value, expiresAt, leaseKey, owner));
     },
     async releaseLease(key, owner) {
       run(() => dropLease.run(key, JSON.stringify(owner)));

@@ -42,7 +42,14 @@ export function applyUse(stored: MethodRecord, verified: MethodRecord, updated: 
  * or undefined when the step or code was spent meanwhile, or the method is gone: then nothing
  * was written and the proof must be refused.
  */
-export async function recordMethodUse(accounts: Accounts, accountId: string, verified: MethodRecord, updated: MethodRecord): Promise<AccountRecord | undefined> {
+export async function recordMethodUse(
+  accounts: Accounts,
+  accountId: string,
+  verified: MethodRecord,
+  updated: MethodRecord,
+  /** The account as the caller just read it (saves reading it again; a stale one costs a retry). */
+  current?: AccountRecord,
+): Promise<AccountRecord | undefined> {
   try {
     return await accounts.update(accountId, (a) => {
       const list = methodsOf(a);
@@ -51,7 +58,7 @@ export async function recordMethodUse(accounts: Accounts, accountId: string, ver
       if (!next) throw new AlreadyUsed();
       list[i] = next;
       return { ...a, methods: list };
-    });
+    }, current ? { current } : {});
   } catch (e) {
     if (e instanceof AlreadyUsed) return undefined;
     throw e;

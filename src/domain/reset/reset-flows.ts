@@ -30,7 +30,7 @@ import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, P
 import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
 import { decoyMethods, decoySubject } from './decoys.ts';
 import { faultPoint } from '../fault-points.ts';
-import { withLease } from '../lease.ts';
+import { withLeasedRecord } from '../lease.ts';
 
 export type ResetState = 'choose' | 'prove' | 'new_password' | 'done';
 
@@ -93,7 +93,15 @@ export interface ResetView {
 
 export type ResetOutcome =
   | { ok: true; view: ResetView }
-  | { ok: false; status: number; error: MethodError | { id: string; vars?: Record<string, string | number>; field?: string }; view?: ResetView; retryAfterSeconds?: number };
+  | {
+      ok: false;
+      status: number;
+      error: MethodError | { id: string; vars?: Record<string, string | number>; field?: string };
+      view?: ResetView;
+      retryAfterSeconds?: number;
+      /** No flow has this id and secret when the step began (an API answers as it would to a wrong secret). */
+      unknownFlow?: true;
+    };
 
 export interface ResetContext {
   ip: string;
@@ -124,6 +132,17 @@ const startsKey = (ip: string): string => `reset-starts:{ip:${ip}}`;
 const stepLockKey = (handle: string): string => `reset-lock:{f:${handle}}`;
 
 const CODE_KINDS: readonly MethodKind[] = ['email', 'mobile_phone', 'office_phone'];
+
+/** What a step run by `exclusive` writes through: its flow's last state, and its audit events. */
+interface StepUnit {
+  /** The flow as the step leaves it, written together with the release of the step's lease. */
+  save(flow: StoredFlow): void;
+  /**
+   * Records an audit event when the step is done, alongside its last store work (the flow's
+   * save, the lease's release); `exclusive` waits for it before answering.
+   */
+  audit(event: Parameters<Audit['record']>[0]): void;
+}
 
 export class ResetFlows {
   constructor(private readonly deps: ResetDeps) {}
@@ -183,7 +202,10 @@ export class ResetFlows {
   /** The flow if `handle` and `secret` match and it has not expired. */
   async load(handle: string, secret: string): Promise<StoredFlow | undefined> {
     if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return undefined;
-    const flow = await this.deps.store.ephemeral.get<StoredFlow>(flowKey(handle));
+    return this.matching(await this.deps.store.ephemeral.get<StoredFlow>(flowKey(handle)), secret);
+  }
+
+  private matching(flow: StoredFlow | undefined, secret: string): StoredFlow | undefined {
     if (!flow || !this.deps.hmac.matches('reset-secret', secret, flow.secretHash)) return undefined;
     return flow;
   }
@@ -195,73 +217,71 @@ export class ResetFlows {
 
   /** Choose a method: starts its challenge (sends a code, draws questions). */
   async choose(handle: string, secret: string, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
-    return this.exclusive(handle, secret, () => this.chooseStep(handle, secret, ref, input, ctx));
+    return this.exclusive(handle, secret, (flow, unit) => this.chooseStep(flow, unit, ref, input, ctx));
   }
 
-  private async chooseStep(handle: string, secret: string, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+  private async chooseStep(flow: StoredFlow, unit: StepUnit, ref: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
     if (flow.state !== 'choose' && flow.state !== 'prove') return this.wrongState(flow);
-    const blocked = await this.blocked(flow);
-    if (blocked) return blocked;
     const offered = flow.methods.find((m) => m.ref === ref);
-    if (!offered || !this.available(flow, offered)) return { ok: false, status: 400, error: { id: 'method_unknown' }, view: this.view(flow) };
-    const started = await this.startChallenge(flow, offered, input, ctx);
+    const usable = offered && this.available(flow, offered) ? offered : undefined;
+    // The block and the method's record are read together (a decoy reads the missing account
+    // too: the same store round trips as a real flow).
+    const reads = usable && !(usable.kind === 'security_questions' && flow.drawn) ? this.record(flow, usable) : undefined;
+    const [blocked, found] = await Promise.all([this.blocked(flow), reads]);
+    if (blocked) return blocked;
+    if (!usable) return { ok: false, status: 400, error: { id: 'method_unknown' }, view: this.view(flow) };
+    const started = await this.startChallenge(flow, usable, found, input, ctx, unit);
     if (!started.ok) return { ok: false, status: started.error.id === 'send_throttled' ? 429 : 400, error: started.error, view: this.view(flow) };
     flow.state = 'prove';
     flow.current = { ref, pending: started.pending, display: this.deps.box.seal(JSON.stringify(started.display)) };
-    if (offered.kind === 'security_questions') flow.drawn = { pending: started.pending, display: flow.current.display };
-    await this.save(flow);
+    if (usable.kind === 'security_questions') flow.drawn = { pending: started.pending, display: flow.current.display };
+    unit.save(flow);
     return { ok: true, view: this.view(flow) };
   }
 
   async back(handle: string, secret: string): Promise<ResetOutcome> {
-    return this.exclusive(handle, secret, () => this.backStep(handle, secret));
+    return this.exclusive(handle, secret, async (flow, unit) => this.backStep(flow, unit));
   }
 
-  private async backStep(handle: string, secret: string): Promise<ResetOutcome> {
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+  private backStep(flow: StoredFlow, unit: StepUnit): ResetOutcome {
     if (flow.state === 'prove') {
       flow.state = 'choose';
       delete flow.current;
-      await this.save(flow);
+      unit.save(flow);
     }
     return { ok: true, view: this.view(flow) };
   }
 
   /** Prove the current method: a code, TOTP, recovery code or answers. */
   async prove(handle: string, secret: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
-    return this.exclusive(handle, secret, () => this.proveStep(handle, secret, input, ctx));
+    return this.exclusive(handle, secret, (flow, unit) => this.proveStep(flow, unit, input, ctx));
   }
 
-  private async proveStep(handle: string, secret: string, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+  private async proveStep(flow: StoredFlow, unit: StepUnit, input: FormInput, ctx: ResetContext): Promise<ResetOutcome> {
     if (flow.state !== 'prove' || !flow.current) return this.wrongState(flow);
-    const blocked = await this.blocked(flow);
-    if (blocked) return blocked;
     const offered = flow.methods.find((m) => m.ref === flow.current!.ref)!;
-    const verified = await this.verify(flow, offered, input, ctx);
+    const [blocked, found] = await Promise.all([this.blocked(flow), this.record(flow, offered)]);
+    if (blocked) return blocked;
+    const verified = await this.verify(flow, offered, found, input, ctx);
     if (!verified.ok) {
-      const fails = await this.deps.store.counters.hit(failsKey(flow.subject), this.deps.options.failedProofWindowMs);
       const who = { ...this.whose(flow, { kind: offered.kind }), ip: ctx.ip, userAgent: ctx.userAgent };
-      await this.deps.audit.record({ type: 'reset.proof_failed', outcome: 'failure', ...who, reason: verified.error.id });
+      unit.audit({ type: 'reset.proof_failed', outcome: 'failure', ...who, reason: verified.error.id });
+      const fails = await this.deps.store.counters.hit(failsKey(flow.subject), this.deps.options.failedProofWindowMs);
       if (fails.count >= this.deps.options.maxFailedProofs) {
         const until = this.deps.clock() + this.deps.options.blockMs;
         await this.deps.store.ephemeral.put(blockKey(flow.subject), { until }, until);
-        await this.deps.audit.record({ type: 'reset.blocked', outcome: 'blocked', ...who, reason: 'too_many_failed_proofs', details: { ...who.details, failures: fails.count, until: new Date(until).toISOString() } });
-        return (await this.blocked(flow))!;
+        unit.audit({ type: 'reset.blocked', outcome: 'blocked', ...who, reason: 'too_many_failed_proofs', details: { ...who.details, failures: fails.count, until: new Date(until).toISOString() } });
+        return this.blockedUntil(flow, until);
       }
       if (verified.error.final) {
         flow.state = 'choose';
         delete flow.current;
-        await this.save(flow);
+        unit.save(flow);
       }
       return { ok: false, status: 400, error: verified.error, view: this.view(flow) };
     }
     flow.proofs.push({ ref: offered.ref, kind: offered.kind, strong: offered.strong, ...(offered.destination ? { destination: offered.destination } : {}) });
-    await this.deps.audit.record({
+    unit.audit({
       type: 'reset.proof_succeeded',
       outcome: 'success',
       accountId: flow.subject,
@@ -272,30 +292,30 @@ export class ResetFlows {
     delete flow.current;
     flow.state = this.complete(flow) ? 'new_password' : 'choose';
     if (flow.state === 'new_password' && !flow.decoy) {
+      // Before the flow says new_password (its save goes with the lease's release).
       await this.deps.store.ephemeral.put(commitKey(flow.subject, flow.handle), { handle: flow.handle }, flow.expiresAt);
     }
-    await this.save(flow);
+    unit.save(flow);
     return { ok: true, view: this.view(flow) };
   }
 
   /** The new password (twice): the one atomic commit, then revocation, notices, audit. */
   async setPassword(handle: string, secret: string, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
-    return this.exclusive(handle, secret, () => this.setPasswordStep(handle, secret, password, confirm, ctx));
+    return this.exclusive(handle, secret, (flow, unit) => this.setPasswordStep(flow, unit, password, confirm, ctx));
   }
 
-  private async setPasswordStep(handle: string, secret: string, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+  private async setPasswordStep(flow: StoredFlow, unit: StepUnit, password: string, confirm: string, ctx: ResetContext): Promise<ResetOutcome> {
     if (flow.state !== 'new_password' || flow.decoy) return this.wrongState(flow);
-    if ((await this.deps.store.ephemeral.get(commitKey(flow.subject, flow.handle))) === undefined) {
+    // The commit token and the account, read together.
+    const [token, account] = await Promise.all([this.deps.store.ephemeral.get(commitKey(flow.subject, flow.handle)), this.deps.accounts.get(flow.subject)]);
+    if (token === undefined) {
       // Committed by a step that died before marking the flow done (its token is consumed
       // only by the commit): the reset is complete; the new password would now count as reused.
       flow.state = 'done';
-      await this.save(flow);
+      unit.save(flow);
       return this.wrongState(flow);
     }
     if (password !== confirm) return { ok: false, status: 400, error: { id: 'password_mismatch', field: 'confirm' }, view: this.view(flow) };
-    const account = await this.deps.accounts.get(flow.subject);
     if (!account) return expired();
     const problem: PasswordProblem | undefined = await this.deps.accounts.rules.check(password, {
       login: account.login,
@@ -312,17 +332,25 @@ export class ResetFlows {
     if (committed === 'conflict') return { ok: false, status: 409, error: { id: 'reset_conflict' }, view: this.view(flow) };
     faultPoint('reset.commit.after_write');
     // Committed: everything older than notBefore is refused from now on; the rest is cleanup.
+    // The flow says done at once (whoever comes meanwhile is told so), while the clean-up runs.
     flow.state = 'done';
-    await this.save(flow);
-    await this.deps.beforeRevoke?.(account.id).catch(() => undefined);
-    await this.deps.store.oidc.revokeByAccount(account.id);
-    faultPoint('reset.commit.after_revoke');
-    await this.deps.accounts.unlock(account.id);
-    await this.deps.store.counters.reset(failsKey(account.id));
-    const updated = (await this.deps.accounts.get(account.id)) ?? next;
+    const cleanup = async (): Promise<AccountRecord> => {
+      const [updated] = await Promise.all([
+        this.deps.accounts.get(account.id),
+        this.deps.accounts.unlock(account.id),
+        this.deps.store.counters.reset(failsKey(account.id)),
+        (async () => {
+          await this.deps.beforeRevoke?.(account.id).catch(() => undefined);
+          await this.deps.store.oidc.revokeByAccount(account.id);
+          faultPoint('reset.commit.after_revoke');
+        })(),
+      ]);
+      return updated ?? next;
+    };
+    const [, updated] = await Promise.all([this.save(flow), cleanup()]);
+    unit.audit({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
     await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
     if (updated.admin && this.deps.options.notifyAdmins) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
-    await this.deps.audit.record({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
     faultPoint('reset.commit.before_response');
     return { ok: true, view: this.view(flow) };
   }
@@ -335,16 +363,37 @@ export class ResetFlows {
    * winner's progress, and a right code already consumed by the winner would count as a failed
    * proof (and block the reset). The loser gets 409 `reset_busy` and changes nothing.
    */
-  private async exclusive(handle: string, secret: string, step: () => Promise<ResetOutcome>): Promise<ResetOutcome> {
-    // Nothing is read before the lease: the step reads the flow under it (an id that cannot be
-    // one gets no lease key).
-    if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return expired();
+  private async exclusive(handle: string, secret: string, step: (flow: StoredFlow, unit: StepUnit) => Promise<ResetOutcome>): Promise<ResetOutcome> {
+    // Nothing is read before the lease: the lease is taken and the flow read in one store step
+    // (an id that cannot be one gets no lease key).
+    if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return unknownFlow();
+    const events: Parameters<Audit['record']>[0][] = [];
+    const audits: Promise<void>[] = [];
+    // Started as the step returns (or throws), so they travel with the release that follows.
+    const flush = (): void => {
+      for (const event of events.splice(0)) audits.push(this.deps.audit.record(event));
+    };
     // A lease (see lease.ts): a step that waits (a WAIT for replicas, a slow mail server) keeps
     // the flow; a process that died mid-step frees it within LEASE_MS.
-    const run = await withLease(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), step);
+    const run = await withLeasedRecord<ResetOutcome, StoredFlow>(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), flowKey(handle), async (hold) => {
+      const flow = this.matching(hold.record, secret);
+      if (!flow) return unknownFlow();
+      try {
+        return await step(flow, {
+          save: (f) => hold.putOnRelease(flowKey(f.handle), f, f.expiresAt),
+          audit: (event) => {
+            events.push(event);
+          },
+        });
+      } finally {
+        flush();
+      }
+    });
+    // Audit.record never rejects.
+    await Promise.all(audits);
     if (run.held) return run.value;
-    const flow = await this.load(handle, secret);
-    if (!flow) return expired();
+    const flow = this.matching(run.record, secret);
+    if (!flow) return unknownFlow();
     // A finished flow says so, whoever is still busy with its clean-up.
     if (flow.state === 'done') return this.wrongState(flow);
     return { ok: false, status: 409, error: { id: 'reset_busy' }, view: this.view(flow) };
@@ -396,18 +445,19 @@ export class ResetFlows {
     return account && record ? { account, record } : undefined;
   }
 
+  /** `found`: what `record(flow, m)` read (not read for questions already drawn). */
   private async startChallenge(
     flow: StoredFlow,
     m: OfferedMethod,
+    found: { account: AccountRecord; record: MethodRecord } | undefined,
     input: FormInput,
     ctx: ResetContext,
+    unit: StepUnit,
   ): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
     if (m.kind === 'security_questions' && flow.drawn) {
       return { ok: true, pending: flow.drawn.pending, display: JSON.parse(this.deps.box.open(flow.drawn.display)) as StepDisplay };
     }
-    // Decoys read the (missing) account too: the same store round trips as a real flow.
-    const found = await this.record(flow, m);
-    if (flow.decoy) return this.decoyChallenge(flow, m, input, ctx);
+    if (flow.decoy) return this.decoyChallenge(flow, m, input, ctx, unit);
     if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
     const method = this.deps.methods.get(m.kind)!;
     // deps.methods is built with an asynchronous sender: the answer never waits for, nor
@@ -417,27 +467,33 @@ export class ResetFlows {
       method.startChallenge(this.methodContext(flow, ctx, found.account.login), found.record as never, input),
     );
     const event = codeEvent('reset', m.kind, started);
-    if (event) await this.deps.audit.record({ ...event, accountId: flow.subject, ip: ctx.ip, userAgent: ctx.userAgent });
+    if (event) unit.audit({ ...event, accountId: flow.subject, ip: ctx.ip, userAgent: ctx.userAgent });
     if (!started.ok) return started;
     return { ok: true, pending: started.value.pending, display: started.value.display };
   }
 
   /** A decoy "sends" like a real method (same throttles, a code nobody receives). */
-  private async decoyChallenge(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
+  private async decoyChallenge(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext, unit: StepUnit): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
     if (!CODE_KINDS.includes(m.kind)) return { ok: true, pending: {}, display: {} };
     const channel = m.kind === 'email' ? 'email' : input.channel === 'voice' || m.kind === 'office_phone' ? 'voice' : 'sms';
     const nowhere: CodeDeliveryDeps = { ...this.deps.delivery, sender: { send: async () => undefined } };
     const sent = await sendCode(nowhere, this.methodContext(flow, ctx), channel, `decoy:${flow.subject}:${m.ref}`, {});
     // Audited like a real send (the same store round trips), and marked for what it is.
     const event = codeEvent('reset', m.kind, sent.ok ? { ok: true, value: { pending: sent.value, display: {} } } : sent);
-    if (event) await this.deps.audit.record({ ...event, ...(sent.ok ? { reason: 'decoy' } : {}), details: { ...event.details, decoy: true }, ip: ctx.ip, userAgent: ctx.userAgent });
+    if (event) unit.audit({ ...event, ...(sent.ok ? { reason: 'decoy' } : {}), details: { ...event.details, decoy: true }, ip: ctx.ip, userAgent: ctx.userAgent });
     if (!sent.ok) return sent;
     return { ok: true, pending: sent.value, display: { sentTo: m.masked } };
   }
 
-  private async verify(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext): Promise<{ ok: true } | { ok: false; error: MethodError }> {
+  /** `found`: what `record(flow, m)` read. */
+  private async verify(
+    flow: StoredFlow,
+    m: OfferedMethod,
+    found: { account: AccountRecord; record: MethodRecord } | undefined,
+    input: FormInput,
+    ctx: ResetContext,
+  ): Promise<{ ok: true } | { ok: false; error: MethodError }> {
     const pending = flow.current!.pending;
-    const found = await this.record(flow, m);
     if (flow.decoy) {
       if (m.kind === 'security_questions') await this.deps.accounts.spendDummyVerifications(Object.keys(input).filter((k) => /^answer_\d$/.test(k)).length || 1);
       if (CODE_KINDS.includes(m.kind)) {
@@ -454,7 +510,7 @@ export class ResetFlows {
     if (!result.ok) return result;
     // A TOTP step or recovery code spent meanwhile by another reset or sign-in is a used code:
     // of concurrent uses of one code exactly one proves anything.
-    if (result.value.updated && !(await recordMethodUse(this.deps.accounts, found.account.id, found.record, result.value.updated))) {
+    if (result.value.updated && !(await recordMethodUse(this.deps.accounts, found.account.id, found.record, result.value.updated, found.account))) {
       return { ok: false, error: { id: 'code_used', field: 'code' } };
     }
     return { ok: true };
@@ -463,7 +519,11 @@ export class ResetFlows {
   private async blocked(flow: StoredFlow): Promise<ResetOutcome | undefined> {
     const block = await this.deps.store.ephemeral.get<{ until: number }>(blockKey(flow.subject));
     if (!block || block.until <= this.deps.clock()) return undefined;
-    const retryAfterSeconds = Math.ceil((block.until - this.deps.clock()) / 1000);
+    return this.blockedUntil(flow, block.until);
+  }
+
+  private blockedUntil(flow: StoredFlow, until: number): ResetOutcome {
+    const retryAfterSeconds = Math.ceil((until - this.deps.clock()) / 1000);
     return { ok: false, status: 429, error: { id: 'reset_blocked', vars: { hours: Math.ceil(retryAfterSeconds / 3600) } }, retryAfterSeconds, view: this.view(flow) };
   }
 
@@ -503,5 +563,9 @@ export class ResetFlows {
 
 function expired(): ResetOutcome {
   return { ok: false, status: 410, error: { id: 'reset_expired' } };
+}
+
+function unknownFlow(): ResetOutcome {
+  return { ...expired(), unknownFlow: true } as ResetOutcome;
 }
 
