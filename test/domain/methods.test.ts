@@ -175,24 +175,69 @@ describe('authenticator app method', () => {
     assert.equal(next.updated!.lastStep, stepNow());
   });
 
-  it('accepts ±1 step and refuses ±2 steps', async () => {
+  it('accepts only the current 30-second step by default, so a code lives at most 30 s (TOTP_DRIFT_STEPS=0)', async () => {
     const { record, secret } = await register();
     now += 300_000;
-    const before = value(await method.verifyChallenge(ctx(), record, {}, { code: await totp(secret, -1) }));
-    assert.equal(before.updated!.lastStep, stepNow() - 1);
-    const after = value(await method.verifyChallenge(ctx(), before.updated!, {}, { code: await totp(secret, 1) }));
-    assert.equal(after.updated!.lastStep, stepNow() + 1);
-    // The current step lies below the newest used one now.
-    assert.equal(error(await method.verifyChallenge(ctx(), after.updated!, {}, { code: await totp(secret) })).id, 'code_used');
-
-    now += 300_000;
-    for (const offset of [-2, 2, -3, 3]) {
+    const current = await totp(secret);
+    // The neighbouring steps' codes are wrong (unless one happens to equal the current code).
+    for (const offset of [-1, 1, -2, 2]) {
       const code = await totp(secret, offset);
-      // A code of another step may collide with one inside the window (1 in 10^6): skip it.
-      const inWindow = await Promise.all([-1, 0, 1].map((o) => totp(secret, o)));
-      if (inWindow.includes(code)) continue;
-      assert.equal(error(await method.verifyChallenge(ctx(), record, {}, { code })).id, 'code_wrong', `offset ${offset}`);
+      if (code === current) continue;
+      assert.deepEqual(error(await method.verifyChallenge(ctx(), record, {}, { code })), { id: 'code_wrong', field: 'code' }, `offset ${offset}`);
     }
+    // The code works until the last millisecond of its step…
+    const step = stepNow();
+    now = (step + 1) * 30_000 - 1;
+    const used = value(await method.verifyChallenge(ctx(), record, {}, { code: current }));
+    assert.equal(used.updated!.lastStep, step);
+    // …and not a millisecond later: 30 s after the step began it is dead, not merely used.
+    now = (step + 1) * 30_000;
+    if (current !== (await totp(secret))) assert.deepEqual(error(await method.verifyChallenge(ctx(), record, {}, { code: current })), { id: 'code_wrong', field: 'code' });
+    // Registration confirms with the current step only, too.
+    const started = value(await method.startRegistration(ctx(), {}));
+    const fresh = started.display.secretText!.replace(/ /g, '');
+    const previous = await totp(fresh, -1);
+    if (previous !== (await totp(fresh))) assert.deepEqual(error(await method.finishRegistration(ctx(), started.pending, { code: previous })), { id: 'code_wrong', field: 'code' });
+    now += 10_000;
+  });
+
+  it('refuses a drift setting other than 0 or 1', () => {
+    assert.throws(() => authenticatorAppMethod({ box, issuer: 'Acme SSO', driftSteps: 2 as never }), /0 or 1/);
+  });
+
+  describe('with TOTP_DRIFT_STEPS=1', () => {
+    const drifting = authenticatorAppMethod({ box, issuer: 'Acme SSO', driftSteps: 1 });
+
+    it('accepts ±1 step and refuses ±2 steps', async () => {
+      const { record, secret } = await register();
+      now += 300_000;
+      const before = value(await drifting.verifyChallenge(ctx(), record, {}, { code: await totp(secret, -1) }));
+      assert.equal(before.updated!.lastStep, stepNow() - 1);
+      const after = value(await drifting.verifyChallenge(ctx(), before.updated!, {}, { code: await totp(secret, 1) }));
+      assert.equal(after.updated!.lastStep, stepNow() + 1);
+      // The current step lies below the newest used one now.
+      assert.equal(error(await drifting.verifyChallenge(ctx(), after.updated!, {}, { code: await totp(secret) })).id, 'code_used');
+
+      now += 300_000;
+      for (const offset of [-2, 2, -3, 3]) {
+        const code = await totp(secret, offset);
+        // A code of another step may collide with one inside the window (1 in 10^6): skip it.
+        const inWindow = await Promise.all([-1, 0, 1].map((o) => totp(secret, o)));
+        if (inWindow.includes(code)) continue;
+        assert.equal(error(await drifting.verifyChallenge(ctx(), record, {}, { code })).id, 'code_wrong', `offset ${offset}`);
+      }
+    });
+
+    it('still accepts each step once: a replay within the window is a used code', async () => {
+      const { record, secret } = await register();
+      now += 300_000;
+      const code = await totp(secret, -1);
+      const { updated } = value(await drifting.verifyChallenge(ctx(), record, {}, { code }));
+      assert.deepEqual(error(await drifting.verifyChallenge(ctx(), updated!, {}, { code })), { id: 'code_used', field: 'code' });
+      // The current step's code is new: accepted once.
+      const next = value(await drifting.verifyChallenge(ctx(), updated!, {}, { code: await totp(secret) }));
+      assert.equal(next.updated!.lastStep, stepNow());
+    });
   });
 
   it('re-seals the secret under the newest key on use', async () => {
