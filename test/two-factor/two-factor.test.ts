@@ -12,6 +12,7 @@ import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty, type RpFlow } from '../support/rp.ts';
 import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
 import { seedWithMethods } from '../support/seed.ts';
+import { rawStore } from '../support/raw-store.ts';
 import type { MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 
@@ -351,6 +352,43 @@ for (const backend of BACKENDS) {
         assert.ok(!reused.location);
         const otherCode = await c.prove(other, reused, { code: codes[4]! });
         assert.deepEqual((await c.claims(second.flow, otherCode)).amr, ['pwd', 'otp', 'mfa']);
+      });
+
+      it('recovery codes stored before argon2 (keyed hashes in the store) still work, each once, as the second factor', async () => {
+        const { id } = await seedWithMethods(t.services, 'olaf', PASSWORD);
+        const codes = ['k3m9-p2x7-q8r4', 'v6w1-z5a0-b7c3', 'd9e2-f4g8-h1j6'];
+        const at = t.services.clock();
+        // The old format, as an earlier rekey wrote it: the keyed hash of each normalized code, no tag.
+        const legacy: RecoveryCodesMethod = {
+          id: 'rc-olaf',
+          kind: 'recovery_codes',
+          registeredAt: at,
+          confirmedAt: at,
+          codes: codes.map((c) => ({ hash: t.services.hmac.digest('recovery-code', c.replace(/-/g, '')) })),
+        };
+        await t.services.accounts.update(id, (a) => ({ ...a, methods: [...(a.methods as MethodRecord[]), legacy] }));
+        const raw = await rawStore(t);
+        for (const slot of legacy.codes) assert.ok(raw.includes(slot.hash), 'the store holds the old keyed hashes');
+
+        const browser = new Browser(t.url);
+        const { flow, page } = await c.password(browser, 'olaf');
+        assert.match(page.text, /Recovery codes \(3 left\)/);
+        const proof = await c.choose(browser, page, refFor(page.text, 'Recovery codes'));
+        const wrong = await c.prove(browser, proof, { code: '0000-0000-0000' });
+        assert.equal(wrong.status, 400);
+        assert.match(wrong.text, /That code is not right/);
+        const claims = await c.claims(flow, await c.prove(browser, wrong, { code: codes[1]!.toUpperCase() }));
+        assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+        const stored = ((await t.services.accounts.get(id))!.methods as MethodRecord[]).find((m): m is RecoveryCodesMethod => m.kind === 'recovery_codes')!;
+        assert.deepEqual(stored.codes.map((s) => s.usedAt !== undefined), [false, true, false], 'that one code is spent, in place');
+
+        const other = new Browser(t.url);
+        const second = await c.password(other, 'olaf');
+        const again = await c.choose(other, second.page, refFor(second.page.text, 'Recovery codes'));
+        const reused = await c.prove(other, again, { code: codes[1]! });
+        assert.equal(reused.status, 400);
+        assert.match(reused.text, /already used/);
+        assert.deepEqual((await c.claims(second.flow, await c.prove(other, reused, { code: codes[2]! }))).amr, ['pwd', 'otp', 'mfa']);
       });
 
       describe('remembered devices (REMEMBER_DEVICE_DAYS=30)', () => {

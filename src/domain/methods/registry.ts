@@ -45,7 +45,7 @@ export function buildMethods(deps: MethodRegistryDeps, enabled: readonly MethodK
         registerCount: deps.questionsToRegister,
         answerCount: deps.questionsToAnswer,
       }) as Method,
-    recovery_codes: () => recoveryCodesMethod({ hmac: deps.hmac }) as Method,
+    recovery_codes: () => recoveryCodesMethod({ hmac: deps.hmac, hasher: deps.hasher }) as Method,
   };
   // Phones without an allowlisted country could never receive a code: not offered at all.
   const usable = (k: MethodKind): boolean => !((k === 'mobile_phone' || k === 'office_phone') && deps.allowedCountries.length === 0);
