@@ -175,6 +175,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       customQuestions: config.SSPR_CUSTOM_QUESTIONS,
       questionsToRegister: config.SSPR_QUESTIONS_REGISTER,
       questionsToAnswer: config.SSPR_QUESTIONS_ANSWER,
+      totpDriftSteps: config.TOTP_DRIFT_STEPS,
   };
   const methods = buildMethods(methodDeps, config.SSPR_METHODS);
   const accessPasses = new AccessPasses(store, hmac, clock);

@@ -45,7 +45,7 @@ export interface Report {
 }
 
 const SETUP =
-  ' with `NODE_ENV=production` behind a simulated TLS proxy (`TRUST_PROXY_HOPS=1`, `X-Forwarded-Proto: https`, one `X-Forwarded-For` address per client), `LOG_LEVEL=warn`, SMTP to a sink. Throttle thresholds are raised inside their allowed ranges so the load is never throttled (`SIGNIN_LOCKOUT_THRESHOLD=100`, `RESET_MAX_FAILED_PROOFS=20`, `CODE_MAX_ATTEMPTS=10`, `RESET_STARTS_PER_IP=10000`, `SIGNIN_IP_MAX_FAILURES=100000`, `EMAIL_SEND_LIMIT=100`); `SSPR_PROOFS_REQUIRED=2` (an email code, then the authenticator app); `TWO_FACTOR=admins` (admins sign in with the authenticator app).';
+  ' with `NODE_ENV=production` behind a simulated TLS proxy (`TRUST_PROXY_HOPS=1`, `X-Forwarded-Proto: https`, one `X-Forwarded-For` address per client), `LOG_LEVEL=warn`, SMTP to a sink. Throttle thresholds are raised inside their allowed ranges so the load is never throttled (`SIGNIN_LOCKOUT_THRESHOLD=100`, `RESET_MAX_FAILED_PROOFS=20`, `CODE_MAX_ATTEMPTS=10`, `RESET_STARTS_PER_IP=10000`, `SIGNIN_IP_MAX_FAILURES=100000`, `EMAIL_SEND_LIMIT=100`); `SSPR_PROOFS_REQUIRED=2` (an email code, then the authenticator app); `TWO_FACTOR=admins` (admins sign in with the authenticator app); `TOTP_DRIFT_STEPS=1` (one time step either side, not the default 0: a code made just before its request stays valid when the step turns under load; the check costs two more HMAC-SHA1).';
 
 const KEYCLOAK_SIGNINS_PER_CORE = 15;
 const KEYCLOAK_REFRESH_PER_CORE = 120;

@@ -798,6 +798,14 @@ export const settings = {
     allowed: 'integer 1–10',
     parse: int(1, 10, 5),
   }),
+  TOTP_DRIFT_STEPS: setting({
+    group: 'Codes and throttles',
+    description:
+      'Authenticator-app (TOTP) time steps of 30 s accepted on either side of the current one. 0: only the current step, so a code lives at most 30 seconds (ASVS 6.5.5). 1: also the previous and the next step, for users whose phone clock drifts (the window RFC 6238 allows; a code then works for up to 90 seconds). Either way each step is accepted once.',
+    defaultText: '0',
+    allowed: '0, 1',
+    parse: (raw, p): 0 | 1 => int(0, 1, 0)(raw, p) as 0 | 1,
+  }),
   EMAIL_SEND_LIMIT: setting({
     group: 'Codes and throttles',
     description:

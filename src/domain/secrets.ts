@@ -39,6 +39,11 @@ export class Hmac {
     return createHmac('sha256', this.keys[0]!).update(`${purpose}\0${value}`).digest('base64url');
   }
 
+  /** The digest under every key, the writing key's first: for lookups by a part of it. */
+  digestsUnderEveryKey(purpose: string, value: string): string[] {
+    return this.keys.map((key) => createHmac('sha256', key).update(`${purpose}\0${value}`).digest('base64url'));
+  }
+
   /** Constant-time check against every key, so codes made before a rotation still verify. */
   matches(purpose: string, value: string, expected: string): boolean {
     const want = Buffer.from(expected);

@@ -320,6 +320,7 @@ export const de: Record<MessageKey, string> = {
   'form.error_summary': 'Es gibt ein Problem',
   'bootstrap.tap_submit': 'Mit Zugangspass weiter',
   'register.totp_qr_label': 'QR-Code für Ihre Authentifizierungs-App. Wenn Sie ihn nicht scannen können, geben Sie den danach angezeigten Schlüssel ein.',
+  'totp.input_hint': 'Der Code, den die App gerade anzeigt. Er ändert sich alle 30 Sekunden: Wenn er gleich wechselt, warten Sie auf den nächsten.',
   'recovery_codes.input': 'Wiederherstellungscode',
   'recovery_codes.input_hint': 'Einer der Codes, die Sie gesichert haben, z. B. abcd-efgh-jkmn. Jeder Code funktioniert nur einmal.',
   'api.unauthorized': 'Senden Sie das Secret dieses Zurücksetzens im Header Authorization: Bearer <secret>.',

@@ -399,6 +399,7 @@ export const en = {
   'form.error_summary': 'There is a problem',
   'bootstrap.tap_submit': 'Continue with the pass',
   'register.totp_qr_label': 'QR code for your authenticator app. If you cannot scan it, type the key shown after it.',
+  'totp.input_hint': 'The code the app shows now. It changes every 30 seconds: if it is about to change, wait for the next one.',
   'recovery_codes.input': 'Recovery code',
   'recovery_codes.input_hint': 'One of the codes you saved, like abcd-efgh-jkmn. Each code works once.',
 } as const;

@@ -92,6 +92,8 @@ describe('self-service password reset policy and delivery settings', function ()
       assert.equal(c.PHONE_SEND_LIMIT, 5);
       assert.equal(c.PHONE_SEND_WINDOW_SECONDS, 3600);
       assert.equal(c.SEND_BLOCK_SECONDS, 86400);
+      // ASVS 6.5.5: an authenticator code lives one 30-second step, no more.
+      assert.equal(c.TOTP_DRIFT_STEPS, 0);
     });
 
     it('send no SMS anywhere until countries and a gateway are configured; TOTP keys are generated elsewhere in development', function () {
@@ -188,6 +190,7 @@ describe('self-service password reset policy and delivery settings', function ()
         CODE_MAX_ATTEMPTS: '1',
         SEND_BLOCK_SECONDS: '604800',
         GATEWAY_TIMEOUT_MS: '1000',
+        TOTP_DRIFT_STEPS: '1',
       });
       assert.deepEqual(c.SSPR_METHODS, [...METHOD_KINDS]);
       assert.equal(c.SSPR_METHODS_REQUIRED, 2);
@@ -207,6 +210,8 @@ describe('self-service password reset policy and delivery settings', function ()
       assert.equal(c.CODE_MAX_ATTEMPTS, 1);
       assert.equal(c.SEND_BLOCK_SECONDS, 604800);
       assert.equal(c.GATEWAY_TIMEOUT_MS, 1000);
+      assert.equal(c.TOTP_DRIFT_STEPS, 1);
+      assert.equal(parseConfig({ TOTP_DRIFT_STEPS: '0' }).TOTP_DRIFT_STEPS, 0);
       assert.equal(parseConfig({ SSPR_SCOPE: 'none' }).SSPR_SCOPE, 'none');
       assert.equal(parseConfig({ SSPR_BOOTSTRAP: 'password' }).SSPR_BOOTSTRAP, 'password');
     });
@@ -279,6 +284,9 @@ describe('self-service password reset policy and delivery settings', function ()
       ['CODE_TTL_SECONDS', '59'],
       ['CODE_MAX_ATTEMPTS', '0'],
       ['CODE_MAX_ATTEMPTS', '11'],
+      ['TOTP_DRIFT_STEPS', '2'],
+      ['TOTP_DRIFT_STEPS', '-1'],
+      ['TOTP_DRIFT_STEPS', 'yes'],
       ['EMAIL_SEND_LIMIT', '0'],
       ['EMAIL_SEND_LIMIT', '101'],
       ['EMAIL_SEND_WINDOW_SECONDS', '59'],

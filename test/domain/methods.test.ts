@@ -7,8 +7,11 @@ import { authenticatorAppMethod, otpauthUri } from '../../src/domain/methods/aut
 import {
   RECOVERY_CODE_ALPHABET,
   RECOVERY_CODE_LENGTH,
+  TAG_BYTES,
+  normalizeRecoveryCode,
   recoveryCodesMethod,
   remainingCodes,
+  type RecoveryCodeHasher,
 } from '../../src/domain/methods/recovery-codes.ts';
 import { BUILT_IN_QUESTIONS, customQuestions } from '../../src/domain/methods/questions.ts';
 import { securityQuestionsMethod } from '../../src/domain/methods/security-questions.ts';
@@ -175,24 +178,69 @@ describe('authenticator app method', () => {
     assert.equal(next.updated!.lastStep, stepNow());
   });
 
-  it('accepts ±1 step and refuses ±2 steps', async () => {
+  it('accepts only the current 30-second step by default, so a code lives at most 30 s (TOTP_DRIFT_STEPS=0)', async () => {
     const { record, secret } = await register();
     now += 300_000;
-    const before = value(await method.verifyChallenge(ctx(), record, {}, { code: await totp(secret, -1) }));
-    assert.equal(before.updated!.lastStep, stepNow() - 1);
-    const after = value(await method.verifyChallenge(ctx(), before.updated!, {}, { code: await totp(secret, 1) }));
-    assert.equal(after.updated!.lastStep, stepNow() + 1);
-    // The current step lies below the newest used one now.
-    assert.equal(error(await method.verifyChallenge(ctx(), after.updated!, {}, { code: await totp(secret) })).id, 'code_used');
-
-    now += 300_000;
-    for (const offset of [-2, 2, -3, 3]) {
+    const current = await totp(secret);
+    // The neighbouring steps' codes are wrong (unless one happens to equal the current code).
+    for (const offset of [-1, 1, -2, 2]) {
       const code = await totp(secret, offset);
-      // A code of another step may collide with one inside the window (1 in 10^6): skip it.
-      const inWindow = await Promise.all([-1, 0, 1].map((o) => totp(secret, o)));
-      if (inWindow.includes(code)) continue;
-      assert.equal(error(await method.verifyChallenge(ctx(), record, {}, { code })).id, 'code_wrong', `offset ${offset}`);
+      if (code === current) continue;
+      assert.deepEqual(error(await method.verifyChallenge(ctx(), record, {}, { code })), { id: 'code_wrong', field: 'code' }, `offset ${offset}`);
     }
+    // The code works until the last millisecond of its step…
+    const step = stepNow();
+    now = (step + 1) * 30_000 - 1;
+    const used = value(await method.verifyChallenge(ctx(), record, {}, { code: current }));
+    assert.equal(used.updated!.lastStep, step);
+    // …and not a millisecond later: 30 s after the step began it is dead, not merely used.
+    now = (step + 1) * 30_000;
+    if (current !== (await totp(secret))) assert.deepEqual(error(await method.verifyChallenge(ctx(), record, {}, { code: current })), { id: 'code_wrong', field: 'code' });
+    // Registration confirms with the current step only, too.
+    const started = value(await method.startRegistration(ctx(), {}));
+    const fresh = started.display.secretText!.replace(/ /g, '');
+    const previous = await totp(fresh, -1);
+    if (previous !== (await totp(fresh))) assert.deepEqual(error(await method.finishRegistration(ctx(), started.pending, { code: previous })), { id: 'code_wrong', field: 'code' });
+    now += 10_000;
+  });
+
+  it('refuses a drift setting other than 0 or 1', () => {
+    assert.throws(() => authenticatorAppMethod({ box, issuer: 'Acme SSO', driftSteps: 2 as never }), /0 or 1/);
+  });
+
+  describe('with TOTP_DRIFT_STEPS=1', () => {
+    const drifting = authenticatorAppMethod({ box, issuer: 'Acme SSO', driftSteps: 1 });
+
+    it('accepts ±1 step and refuses ±2 steps', async () => {
+      const { record, secret } = await register();
+      now += 300_000;
+      const before = value(await drifting.verifyChallenge(ctx(), record, {}, { code: await totp(secret, -1) }));
+      assert.equal(before.updated!.lastStep, stepNow() - 1);
+      const after = value(await drifting.verifyChallenge(ctx(), before.updated!, {}, { code: await totp(secret, 1) }));
+      assert.equal(after.updated!.lastStep, stepNow() + 1);
+      // The current step lies below the newest used one now.
+      assert.equal(error(await drifting.verifyChallenge(ctx(), after.updated!, {}, { code: await totp(secret) })).id, 'code_used');
+
+      now += 300_000;
+      for (const offset of [-2, 2, -3, 3]) {
+        const code = await totp(secret, offset);
+        // A code of another step may collide with one inside the window (1 in 10^6): skip it.
+        const inWindow = await Promise.all([-1, 0, 1].map((o) => totp(secret, o)));
+        if (inWindow.includes(code)) continue;
+        assert.equal(error(await drifting.verifyChallenge(ctx(), record, {}, { code })).id, 'code_wrong', `offset ${offset}`);
+      }
+    });
+
+    it('still accepts each step once: a replay within the window is a used code', async () => {
+      const { record, secret } = await register();
+      now += 300_000;
+      const code = await totp(secret, -1);
+      const { updated } = value(await drifting.verifyChallenge(ctx(), record, {}, { code }));
+      assert.deepEqual(error(await drifting.verifyChallenge(ctx(), updated!, {}, { code })), { id: 'code_used', field: 'code' });
+      // The current step's code is new: accepted once.
+      const next = value(await drifting.verifyChallenge(ctx(), updated!, {}, { code: await totp(secret) }));
+      assert.equal(next.updated!.lastStep, stepNow());
+    });
   });
 
   it('re-seals the secret under the newest key on use', async () => {
@@ -207,7 +255,17 @@ describe('authenticator app method', () => {
 
 describe('recovery codes method', () => {
   const hmac = new Hmac(['h'.repeat(32)]);
-  const method = recoveryCodesMethod({ hmac });
+  // The password hasher (argon2id) at the test suites' fast parameters, counting its verifies.
+  const argon = new PasswordHasher({ memoryCost: 7168, timeCost: 2, parallelism: 1 });
+  const calls = { verify: 0, dummy: 0 };
+  const hasher: RecoveryCodeHasher = {
+    hash: (code) => argon.hash(code),
+    verify: (hash, code) => ((calls.verify += 1), argon.verify(hash, code)),
+    verifyDummy: (code) => ((calls.dummy += 1), argon.verifyDummy(code)),
+  };
+  const method = recoveryCodesMethod({ hmac, hasher });
+  /** The slots' lookup tags a code's keyed hash picks. */
+  const tagOf = (code: string, h = hmac): string => Buffer.from(h.digest('recovery-code', normalizeRecoveryCode(code)!), 'base64url').subarray(0, TAG_BYTES).toString('hex');
 
   async function register(): Promise<{ record: RecoveryCodesMethod; codes: string[] }> {
     const started = value(await method.startRegistration(ctx(), {}));
@@ -281,6 +339,81 @@ describe('recovery codes method', () => {
     assert.deepEqual(error(await method.verifyChallenge(ctx(), record, {}, { code: '0000-0000-0000' })), { id: 'code_wrong', field: 'code' });
     assert.equal(error(await method.verifyChallenge(ctx(), record, {}, { code: 'not a code' })).id, 'code_wrong');
     assert.equal(error(await method.verifyChallenge(ctx(), record, {}, {})).id, 'code_wrong');
+  });
+
+  it('stores each code as argon2id with its own random salt and a short lookup tag, never its keyed hash (ASVS 6.5.2)', async () => {
+    const started = value(await method.startRegistration(ctx(), {}));
+    const codes = started.display.codes!;
+    const record = value(await method.finishRegistration(ctx(), started.pending, { saved: 'yes' }));
+    const salts = new Set<string>();
+    for (const [i, slot] of record.codes.entries()) {
+      // PHC string: $argon2id$v=19$m=…,p=…,t=…$<salt>$<hash>, the configured parameters.
+      const m = /^\$argon2id\$v=19\$m=7168,p=1,t=2\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(slot.hash);
+      assert.ok(m, `slot ${i} is argon2id: ${slot.hash}`);
+      assert.ok(Buffer.from(m[1]!, 'base64').length * 8 >= 32, 'a salt of at least 32 bits');
+      salts.add(m[1]!);
+      assert.ok(await argon.verify(slot.hash, normalizeRecoveryCode(codes[i]!)!), 'the hash is of the normalized code');
+      assert.equal(slot.tag, tagOf(codes[i]!));
+      assert.match(slot.tag!, new RegExp(`^[0-9a-f]{${TAG_BYTES * 2}}$`), 'the tag is a few bytes, not the keyed hash');
+    }
+    assert.equal(salts.size, codes.length, 'each code its own salt');
+    for (const stored of [JSON.stringify(started.pending), JSON.stringify(record)]) {
+      for (const code of codes) {
+        const normalized = normalizeRecoveryCode(code)!;
+        assert.ok(!stored.includes(code) && !stored.includes(normalized), 'no code in clear');
+        assert.ok(!stored.includes(hmac.digest('recovery-code', normalized)), 'no keyed hash of a code');
+      }
+    }
+  });
+
+  it('a check costs one argon2 verify, not one per code: the tag picks the slot; a wrong code verifies a dummy hash', async () => {
+    const { record, codes } = await register();
+    const [right] = codes as [string];
+    calls.verify = 0;
+    calls.dummy = 0;
+    value(await method.verifyChallenge(ctx(), record, {}, { code: right }));
+    const tagged = record.codes.filter((c) => c.tag === tagOf(right)).length;
+    assert.deepEqual(calls, { verify: tagged, dummy: 0 }, 'only the slots with the code\'s tag (normally one) are verified');
+    assert.ok(tagged < record.codes.length);
+    for (const wrong of ['0000-0000-0000', 'zzzz-zzzz-zzzz', 'abcd-efgh-jkmn']) {
+      calls.verify = 0;
+      calls.dummy = 0;
+      assert.equal(error(await method.verifyChallenge(ctx(), record, {}, { code: wrong })).id, 'code_wrong');
+      const matching = record.codes.filter((c) => c.tag === tagOf(wrong)).length;
+      // Nothing matched: one dummy verify, so a wrong code costs what a right one costs.
+      assert.deepEqual(calls, matching === 0 ? { verify: 0, dummy: 1 } : { verify: matching, dummy: 0 }, wrong);
+    }
+  });
+
+  it('keeps working across an HMAC key rotation (the tag is looked up under every key)', async () => {
+    const { record, codes } = await register();
+    const rotated = recoveryCodesMethod({ hmac: new Hmac(['n'.repeat(32), 'h'.repeat(32)]), hasher });
+    const { updated } = value(await rotated.verifyChallenge(ctx(), record, {}, { code: codes[2]! }));
+    assert.equal(remainingCodes(updated!), 9);
+    assert.deepEqual(error(await rotated.verifyChallenge(ctx(), updated!, {}, { code: codes[2]! })), { id: 'code_used', field: 'code' });
+  });
+
+  it('codes stored before argon2 (keyed hashes, no tag) still verify, each once; a registration pending from before still finishes', async () => {
+    const codes = ['abcd-efgh-jkmn', 'pqrs-tvwx-yz01', '2345-6789-abcd'];
+    const legacy: RecoveryCodesMethod = {
+      id: 'rc-old',
+      kind: 'recovery_codes',
+      registeredAt: now,
+      confirmedAt: now,
+      codes: codes.map((c) => ({ hash: hmac.digest('recovery-code', normalizeRecoveryCode(c)!) })),
+    };
+    calls.verify = 0;
+    calls.dummy = 0;
+    const { updated } = value(await method.verifyChallenge(ctx(), legacy, {}, { code: 'PQRS TVWX YZ0L' }));
+    assert.deepEqual(updated!.codes.map((c) => c.usedAt), [undefined, now, undefined]);
+    assert.deepEqual(calls, { verify: 0, dummy: 1 }, 'an old set costs one (dummy) verify as well');
+    assert.deepEqual(error(await method.verifyChallenge(ctx(), updated!, {}, { code: codes[1]! })), { id: 'code_used', field: 'code' });
+    assert.deepEqual(error(await method.verifyChallenge(ctx(), updated!, {}, { code: '0000-0000-0000' })), { id: 'code_wrong', field: 'code' });
+    assert.equal(remainingCodes(value(await method.verifyChallenge(ctx(), updated!, {}, { code: codes[2]! })).updated!), 1);
+    // A registration pending from before (bare keyed hashes) still finishes, as old slots.
+    const pending = { hashes: legacy.codes.map((c) => c.hash) };
+    const finished = value(await method.finishRegistration(ctx(), pending, { saved: 'yes' }));
+    assert.deepEqual(finished.codes, legacy.codes);
   });
 });
 

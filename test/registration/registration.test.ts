@@ -3,13 +3,13 @@
  * server, the SMS gateway stand-in and openid-client as the relying party.
  */
 import assert from 'node:assert/strict';
-import { generate } from 'otplib';
+import { totpNow } from '../support/totp.ts';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
-import type { MethodRecord } from '../../src/domain/methods/types.ts';
+import type { MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import { rawStore } from '../support/raw-store.ts';
 
 const PASSWORD = 'harbor-lantern-quietly-glows';
@@ -95,7 +95,7 @@ for (const backend of BACKENDS) {
       const totpPage = await browser.submit(chooser2, formAction(chooser2.text, '/register'), { action: 'choose', kind: 'authenticator_app' });
       assert.match(totpPage.text, /<svg/);
       const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(totpPage.text)![1]!.replace(/ /g, '');
-      const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await generate({ secret: key }) }, t.redirectUri);
+      const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await totpNow(key) }, t.redirectUri);
       assert.ok(done.location?.startsWith(t.redirectUri), `sign-in finishes after registration: ${done.status} ${done.text.slice(0, 300)}`);
       const tokens = await rp.finish(flow, done.location!);
       assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp', 'mfa']);
@@ -159,6 +159,47 @@ for (const backend of BACKENDS) {
       const raw = await rawStore(t);
       for (const c of codes) assert.ok(!raw.includes(c) && !raw.includes(c.replace(/-/g, '')), 'recovery codes are not stored in clear');
       assert.ok(!raw.includes(pass), 'the access pass is not stored in clear');
+    });
+
+    it('recovery codes rest in the store as argon2id with a salt each and a short lookup tag: no code, and no keyed hash of one (ASVS 6.5.2)', async () => {
+      const { account } = await t.services.accounts.create({ login: 'rhea', password: PASSWORD });
+      const { browser, page, flow } = await signIn('rhea');
+      const { pass } = await t.services.accessPasses.issue(account.id, 3600_000);
+      const chooser = await browser.submit(page, formAction(page.text, '/bootstrap'), { action: 'tap', pass });
+      const codesPage = await browser.submit(chooser, formAction(chooser.text, '/register'), { action: 'choose', kind: 'recovery_codes' });
+      const codes = [...codesPage.text.matchAll(/<li><code>([0-9a-z-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+      assert.equal(codes.length, 10);
+      // While the page waits for "I saved them", the pending set rests in the store too.
+      const pendingRaw = await rawStore(t);
+      const saved = await browser.submit(codesPage, formAction(codesPage.text, '/register'), { action: 'finish', saved: 'yes' });
+      assert.match(saved.text, /\(1 done\)/);
+      const sqPage = await browser.submit(saved, formAction(saved.text, '/register'), { action: 'choose', kind: 'authenticator_app' });
+      const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(sqPage.text)![1]!.replace(/ /g, '');
+      const done = await browser.submit(sqPage, formAction(sqPage.text, '/register'), { action: 'finish', code: await totpNow(key) }, t.redirectUri);
+      assert.ok(done.location?.startsWith(t.redirectUri), done.text.slice(0, 500));
+      await rp.finish(flow, done.location!);
+
+      const record = ((await t.services.accounts.get(account.id))!.methods as MethodRecord[]).find((m): m is RecoveryCodesMethod => m.kind === 'recovery_codes')!;
+      assert.equal(record.codes.length, 10);
+      const raw = await rawStore(t);
+      const salts = new Set<string>();
+      for (const slot of record.codes) {
+        const phc = /^\$argon2id\$v=19\$m=\d+,p=\d+,t=\d+\$([A-Za-z0-9+/]+)\$[A-Za-z0-9+/]+$/.exec(slot.hash);
+        assert.ok(phc, `argon2id with its salt: ${slot.hash}`);
+        assert.ok(Buffer.from(phc[1]!, 'base64').length >= 4, 'a salt of at least 32 bits');
+        salts.add(phc[1]!);
+        assert.match(slot.tag ?? '', /^[0-9a-f]{4}$/, 'a 2-byte lookup tag');
+        assert.ok(raw.includes(slot.hash), 'the argon2id hash is what the store holds');
+      }
+      assert.equal(salts.size, 10, 'a salt of its own for every code');
+      for (const c of codes) {
+        const normalized = c.replace(/-/g, '');
+        const keyed = t.services.hmac.digest('recovery-code', normalized);
+        for (const [when, text] of [['pending', pendingRaw], ['registered', raw]] as const) {
+          assert.ok(!text.includes(c) && !text.includes(normalized), `${when}: no recovery code in clear`);
+          assert.ok(!text.includes(keyed), `${when}: no keyed hash of a recovery code`);
+        }
+      }
     });
 
     it('an out-of-scope user goes straight through', async () => {

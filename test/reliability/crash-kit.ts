@@ -15,7 +15,18 @@ export interface ApiFlow {
   secret: string;
 }
 
-/** The TOTP code of the next time step: accepted (±1 step) when the current one was spent already. */
+/**
+ * These suites type the next time step's code when a crash spent the current one, as a user
+ * would wait for the app's next code; waiting up to 30 s for it in every case would make them
+ * slow, so their rekey processes accept one step either side (not the default, 0).
+ */
+export const NEXT_STEP_TOTP_ENV = { TOTP_DRIFT_STEPS: '1' } as const;
+
+/**
+ * The TOTP code of the current (or `stepsAhead`) time step on the real clock: accepted by a
+ * process with NEXT_STEP_TOTP_ENV, also when the step turns meanwhile or the current one was
+ * spent already.
+ */
 export async function totpCode(secret: string, stepsAhead = 0): Promise<string> {
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 * stepsAhead });
 }

@@ -20,7 +20,7 @@ import { seedWithMethods } from '../support/seed.ts';
 import { freePort } from '../support/redis.ts';
 import { startReplicatedCluster, type KillHow, type ReplicatedCluster } from '../support/redis-failover.ts';
 import { apiCall, sharedRekeyEnv, signsIn, startRekeyProcess, type JsonAnswer, type RekeyProcess } from '../support/rekey-process.ts';
-import { assertClearError, NEW_PASSWORD, OLD_PASSWORD, resetToNewPassword, setPassword, totpCode, type ApiFlow } from './crash-kit.ts';
+import { assertClearError, NEW_PASSWORD, OLD_PASSWORD, resetToNewPassword, setPassword, totpCode, NEXT_STEP_TOTP_ENV, type ApiFlow } from './crash-kit.ts';
 
 const PREFIX = 'rekey-failover:';
 const WAIT_TIMEOUT_MS = 800;
@@ -54,6 +54,7 @@ describe('Redis Cluster failover (3 primaries + 3 replicas, three rekey processe
       REDIS_WAIT_TIMEOUT_MS: String(WAIT_TIMEOUT_MS),
       // Warnings and errors land in each process's output, where the tests read them.
       LOG_LEVEL: 'warn',
+      ...NEXT_STEP_TOTP_ENV,
     });
     services = await createServices(parseConfig({ ...env, LOG_LEVEL: 'silent', DATA_DIR: join(dir, 'seed') }));
     procs = await Promise.all([first, await freePort(), await freePort()].map((port, i) => startRekeyProcess({ ...env, DATA_DIR: join(dir, `p${i}`) }, { port })));

@@ -20,7 +20,7 @@ import { ROOT } from '../support/cli.ts';
 import { freePort } from '../support/redis.ts';
 import { apiCall, HoppingBrowser, LEAK, sharedRekeyEnv, startRekeyProcess, type HttpPage, type RekeyProcess } from '../support/rekey-process.ts';
 import { BACKENDS, backendEnv, type Backend } from '../support/test-app.ts';
-import { assertAllOrNothing, assertClearError, NEW_PASSWORD, OLD_PASSWORD, passwordState, resetToNewPassword, setPassword, totpCode } from './crash-kit.ts';
+import { assertAllOrNothing, assertClearError, NEW_PASSWORD, OLD_PASSWORD, passwordState, resetToNewPassword, setPassword, totpCode, NEXT_STEP_TOTP_ENV } from './crash-kit.ts';
 
 /** Where a crash leaves the reset committed. */
 const COMMITTED: Record<FaultPointName, boolean> = {
@@ -60,6 +60,7 @@ for (const backend of BACKENDS.filter((b) => b !== 'redis-cluster')) {
         SSPR_METHODS: 'email,authenticator_app',
         DATA_DIR: join(dir, 'data'),
         ...store.env,
+        ...NEXT_STEP_TOTP_ENV,
       });
       services = await createServices(parseConfig(env));
       survivor = await startRekeyProcess(env, { port });

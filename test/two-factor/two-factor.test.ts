@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
+import { totpNow } from '../support/totp.ts';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
 import { Browser, formAction, type Page } from '../support/browser.ts';
 import { RelyingParty, type RpFlow } from '../support/rp.ts';
 import { digitsIn, startSmsGateway, type SmsGateway, TEST_TWILIO, twilioEnv } from '../support/sms-gateway.ts';
 import { seedWithMethods } from '../support/seed.ts';
+import { rawStore } from '../support/raw-store.ts';
 import type { MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 
@@ -139,7 +141,7 @@ for (const backend of BACKENDS) {
         assert.equal(failed[0]!.reason, 'code_wrong');
         assert.equal(failed[0]!.details?.kind, 'authenticator_app');
 
-        const code = await generate({ secret: totp });
+        const code = await totpNow(totp);
         const done = await c.prove(browser, wrong, { code });
         const claims = await c.claims(flow, done);
         assert.equal(claims.sub, id);
@@ -197,7 +199,7 @@ for (const backend of BACKENDS) {
         const totpPage = await browser.submit(skip, formAction(skip.text, '/register'), { action: 'choose', kind: 'authenticator_app' });
         assert.match(totpPage.text, /<svg/);
         const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(totpPage.text)![1]!.replace(/ /g, '');
-        const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await generate({ secret: key }) }, t.redirectUri);
+        const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await totpNow(key) }, t.redirectUri);
         const claims = await c.claims(flow, done);
         assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
         assert.equal(claims.acr, ACR_MFA);
@@ -218,7 +220,7 @@ for (const backend of BACKENDS) {
         assert.doesNotMatch(chooser.text, /Not now/);
         const totpPage = await browser.submit(chooser, formAction(chooser.text, '/register'), { action: 'choose', kind: 'authenticator_app' });
         const key = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(totpPage.text)![1]!.replace(/ /g, '');
-        const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await generate({ secret: key }) }, t.redirectUri);
+        const done = await browser.submit(totpPage, formAction(totpPage.text, '/register'), { action: 'finish', code: await totpNow(key) }, t.redirectUri);
         const claims = await c.claims(flow, done);
         const amr = claims.amr as string[];
         assert.ok(amr.includes('otp') && amr.includes('mfa'), `amr ${String(amr)}`);
@@ -352,6 +354,43 @@ for (const backend of BACKENDS) {
         assert.deepEqual((await c.claims(second.flow, otherCode)).amr, ['pwd', 'otp', 'mfa']);
       });
 
+      it('recovery codes stored before argon2 (keyed hashes in the store) still work, each once, as the second factor', async () => {
+        const { id } = await seedWithMethods(t.services, 'olaf', PASSWORD);
+        const codes = ['k3m9-p2x7-q8r4', 'v6w1-z5a0-b7c3', 'd9e2-f4g8-h1j6'];
+        const at = t.services.clock();
+        // The old format, as an earlier rekey wrote it: the keyed hash of each normalized code, no tag.
+        const legacy: RecoveryCodesMethod = {
+          id: 'rc-olaf',
+          kind: 'recovery_codes',
+          registeredAt: at,
+          confirmedAt: at,
+          codes: codes.map((c) => ({ hash: t.services.hmac.digest('recovery-code', c.replace(/-/g, '')) })),
+        };
+        await t.services.accounts.update(id, (a) => ({ ...a, methods: [...(a.methods as MethodRecord[]), legacy] }));
+        const raw = await rawStore(t);
+        for (const slot of legacy.codes) assert.ok(raw.includes(slot.hash), 'the store holds the old keyed hashes');
+
+        const browser = new Browser(t.url);
+        const { flow, page } = await c.password(browser, 'olaf');
+        assert.match(page.text, /Recovery codes \(3 left\)/);
+        const proof = await c.choose(browser, page, refFor(page.text, 'Recovery codes'));
+        const wrong = await c.prove(browser, proof, { code: '0000-0000-0000' });
+        assert.equal(wrong.status, 400);
+        assert.match(wrong.text, /That code is not right/);
+        const claims = await c.claims(flow, await c.prove(browser, wrong, { code: codes[1]!.toUpperCase() }));
+        assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+        const stored = ((await t.services.accounts.get(id))!.methods as MethodRecord[]).find((m): m is RecoveryCodesMethod => m.kind === 'recovery_codes')!;
+        assert.deepEqual(stored.codes.map((s) => s.usedAt !== undefined), [false, true, false], 'that one code is spent, in place');
+
+        const other = new Browser(t.url);
+        const second = await c.password(other, 'olaf');
+        const again = await c.choose(other, second.page, refFor(second.page.text, 'Recovery codes'));
+        const reused = await c.prove(other, again, { code: codes[1]! });
+        assert.equal(reused.status, 400);
+        assert.match(reused.text, /already used/);
+        assert.deepEqual((await c.claims(second.flow, await c.prove(other, reused, { code: codes[2]! }))).amr, ['pwd', 'otp', 'mfa']);
+      });
+
       describe('remembered devices (REMEMBER_DEVICE_DAYS=30)', () => {
         const deviceCookie = (b: Browser) => b.agent.jar.getCookie('rekey_device', { domain: '127.0.0.1', path: '/', secure: false, script: false });
 
@@ -365,7 +404,7 @@ for (const backend of BACKENDS) {
           const res = await browser.agent
             .post(new URL(formAction(proof.text, '/second-factor'), t.url).pathname)
             .type('form')
-            .send({ csrf: /name="csrf" value="([^"]+)"/.exec(proof.text)![1]!, action: 'finish', code: await generate({ secret: totp }), remember: 'yes' })
+            .send({ csrf: /name="csrf" value="([^"]+)"/.exec(proof.text)![1]!, action: 'finish', code: await totpNow(totp), remember: 'yes' })
             .redirects(0);
           assert.equal(res.status, 303, res.text);
           const setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? []).find((h) => h.startsWith('rekey_device='));
@@ -468,7 +507,7 @@ for (const backend of BACKENDS) {
           assert.equal(await t.services.accounts.failures(id), i);
         }
         assert.equal((await t.services.accounts.lockState(id)).locked, true);
-        const locked = await c.prove(browser, current, { code: await generate({ secret: totp }) });
+        const locked = await c.prove(browser, current, { code: await totpNow(totp) });
         assert.equal(locked.status, 429);
         assert.match(locked.text, /Too many failed attempts/);
         assert.ok(!locked.location, 'the right code does not get through a lock');
@@ -526,7 +565,7 @@ for (const backend of BACKENDS) {
         assert.match(admin.page.text, LEAD);
         const proof = await c.choose(browser, admin.page, refFor(admin.page.text, 'Authenticator app'));
         assert.doesNotMatch(proof.text, /Don&#39;t ask again/, 'REMEMBER_DEVICE_DAYS=0 offers nothing');
-        const adminClaims = await c.claims(admin.flow, await c.prove(browser, proof, { code: await generate({ secret: totp }) }));
+        const adminClaims = await c.claims(admin.flow, await c.prove(browser, proof, { code: await totpNow(totp) }));
         assert.deepEqual(adminClaims.amr, ['pwd', 'otp', 'mfa']);
         assert.equal(adminClaims.acr, ACR_MFA);
       });
@@ -574,7 +613,7 @@ for (const backend of BACKENDS) {
         assert.match(page.text, /Test App asks for a second proof that it is you/);
         assert.doesNotMatch(page.text, /name="password"/, 'no password page');
         const proof = await c.choose(browser, page, refFor(page.text, 'Authenticator app'));
-        const claims = await c.claims(flow, await c.prove(browser, proof, { code: await generate({ secret: totp }) }));
+        const claims = await c.claims(flow, await c.prove(browser, proof, { code: await totpNow(totp) }));
         assert.equal(claims.sub, id);
         assert.equal(claims.acr, ACR_MFA);
         const amr = claims.amr as string[];
@@ -610,7 +649,7 @@ for (const backend of BACKENDS) {
           const second = await browser.submit(page, formAction(page.text, '/password'), { identifier: 'luca', password: PASSWORD }, t.redirectUri);
           assert.match(second.text, /Test App asks for a second proof that it is you/);
           const proof = await c.choose(browser, second, refFor(second.text, 'Authenticator app'));
-          const claims = await c.claims(flow, await c.prove(browser, proof, { code: await generate({ secret: totp }) }));
+          const claims = await c.claims(flow, await c.prove(browser, proof, { code: await totpNow(totp) }));
           assert.equal(claims.sub, id);
           assert.equal(claims.acr, ACR_MFA);
           assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);

@@ -28,9 +28,9 @@ function input(f: FormErrorsView, name: string, label: string, attrs: Html, opts
 ${opts.hint ? html`<p class="hint" id="${hintId}">${opts.hint}</p>` : ''}${fieldError(name, f.error(name))}`;
 }
 
-/** A numeric one-time code (email, text message, call, authenticator app). */
-const codeInput = (f: FormErrorsView, describedBy: string[] = []): Html =>
-  input(f, 'code', t('code.label'), html`type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="12" required`, { describedBy });
+/** A numeric one-time code (email, text message, call, authenticator app), with an optional hint under it. */
+const codeInput = (f: FormErrorsView, describedBy: string[] = [], hint?: string): Html =>
+  input(f, 'code', t('code.label'), html`type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="12" required`, { describedBy, ...(hint ? { hint } : {}) });
 
 /** "Label: masked", or the label alone when the masked form says nothing more (an authenticator app). */
 const labelled = (label: string, masked: string): string => (masked === label ? label : `${label}: ${masked}`);
@@ -191,8 +191,8 @@ export function proofPage(v: ProofPageView): string {
       body = v.display.qrSvg
         ? html`<p class="lead" id="totp-lead">${t('register.totp_lead')}</p><div class="qr">${qrCode(v.display.qrSvg)}</div>
 <p id="totp-key">${t('register.totp_key')}: <code class="secret">${v.display.secretText ?? ''}</code></p>
-${codeInput(f, ['totp-lead', 'totp-key'])}`
-        : codeInput(f);
+${codeInput(f, ['totp-lead', 'totp-key'], t('totp.input_hint'))}`
+        : codeInput(f, [], t('totp.input_hint'));
       break;
     case 'recovery_codes':
       body = v.registering

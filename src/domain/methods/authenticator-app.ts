@@ -1,5 +1,7 @@
 /**
- * Authenticator app (TOTP, RFC 6238): SHA1, 6 digits, 30 s, ±1 step, 160-bit secret.
+ * Authenticator app (TOTP, RFC 6238): SHA1, 6 digits, 30 s, 160-bit secret. By default only
+ * the current time step is accepted, so a code lives at most 30 s (ASVS 6.5.5);
+ * `driftSteps: 1` (TOTP_DRIFT_STEPS) also accepts the previous and the next step.
  * The secret is sealed with the SecretBox even while pending, and each time step is usable
  * once (`lastStep`), so a code seen over a shoulder cannot be replayed within its window.
  */
@@ -13,8 +15,6 @@ import type { AuthenticatorMethod, FormInput, Method, MethodContext, MethodError
 
 export const TOTP_PERIOD = 30;
 export const TOTP_DIGITS = 6;
-/** ±1 time step, expressed as otplib's tolerance in seconds. */
-const TOLERANCE = TOTP_PERIOD;
 const SECRET_BYTES = 20;
 
 export interface AuthenticatorAppDeps {
@@ -23,6 +23,8 @@ export interface AuthenticatorAppDeps {
   issuer: string;
   /** Defaults to the request's `ctx.clock`. */
   clock?: Clock;
+  /** Time steps accepted on either side of the current one: 0 (default) or 1. */
+  driftSteps?: 0 | 1;
 }
 
 const codeWrong: MethodError = { id: 'code_wrong', field: 'code' };
@@ -48,19 +50,23 @@ export function otpauthUri(issuer: string, login: string, secret: string): strin
 
 export function authenticatorAppMethod(deps: AuthenticatorAppDeps): Method<AuthenticatorMethod> {
   const { box, issuer } = deps;
+  const driftSteps = deps.driftSteps ?? 0;
+  if (driftSteps !== 0 && driftSteps !== 1) throw new Error('TOTP drift steps must be 0 or 1');
+  /** The accepted window as otplib's tolerance in seconds either side of now: 0, or ±1 step. */
+  const tolerance = driftSteps * TOTP_PERIOD;
   const now = (ctx: MethodContext): number => (deps.clock ?? ctx.clock)();
   const epochOf = (ctx: MethodContext): number => Math.floor(now(ctx) / 1000);
 
   /** The matched time step, or undefined; steps ≤ `after` are skipped (already used). */
   async function match(secret: string, code: string, epoch: number, after?: number): Promise<number | undefined> {
-    const maxStep = Math.floor((epoch + TOLERANCE) / TOTP_PERIOD);
+    const maxStep = Math.floor((epoch + tolerance) / TOTP_PERIOD);
     // otplib throws when afterTimeStep lies beyond the window: then every step in it is used.
     if (after !== undefined && after >= maxStep) return undefined;
     const result = await verify({
       secret,
       token: code,
       epoch,
-      epochTolerance: TOLERANCE,
+      epochTolerance: tolerance,
       period: TOTP_PERIOD,
       digits: TOTP_DIGITS,
       algorithm: 'sha1',

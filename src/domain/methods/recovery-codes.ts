@@ -1,22 +1,43 @@
 /**
- * Recovery codes: a set of single-use codes shown once, stored only as keyed hashes.
- * Each code is 12 symbols of Crockford's base32 (60 bits from the CSPRNG), shown as
- * `xxxx-xxxx-xxxx`; input is forgiving about case, spaces, dashes and o/0, i/l/1.
+ * Recovery codes: a set of single-use codes shown once. Each code is 12 symbols of Crockford's
+ * base32 (60 bits from the CSPRNG), shown as `xxxx-xxxx-xxxx`; input is forgiving about case,
+ * spaces, dashes and o/0, i/l/1.
+ *
+ * Storage (ASVS 6.5.2: a look-up secret under 112 bits is stored with a salted password hash):
+ * each code as argon2id with its own random salt (the password hasher and parameters), plus a
+ * short lookup tag, the first TAG_BYTES bytes of the code's keyed hash (HMAC_KEYS). A check
+ * argon2-verifies only the slots whose tag matches (normally one), never all ten, so a guess
+ * costs one verify and not ten; when no tag matches it verifies against a dummy hash, so wrong
+ * and right codes take about the same time. The tag alone tells nothing without the HMAC key;
+ * with the key it narrows a code from 60 bits to 44 before argon2.
+ *
+ * Slots written before (no `tag`) hold the keyed hash of the code itself: they still verify,
+ * until the user regenerates the set.
  */
 import { t } from '../../i18n/index.ts';
 import { randomInt } from 'node:crypto';
 import type { Clock } from '../../store/types.ts';
 import type { Hmac } from '../secrets.ts';
 import { randomId } from '../secrets.ts';
-import type { FormInput, Method, MethodContext, MethodError, RecoveryCodesMethod, StepResult } from './types.ts';
+import type { FormInput, Method, MethodContext, MethodError, RecoveryCodeSlot, RecoveryCodesMethod, StepResult } from './types.ts';
 
 /** Crockford's base32: no i, l, o, u, so nothing is misread when copied by hand. */
 export const RECOVERY_CODE_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 export const RECOVERY_CODE_LENGTH = 12;
 const PURPOSE = 'recovery-code';
+/** Bytes of the keyed hash kept as the lookup tag (16 bits: a wrong code matches a slot of ten 1 time in 6,500). */
+export const TAG_BYTES = 2;
+
+/** argon2id with a random salt, and a dummy verify of the same cost: PasswordHasher. */
+export interface RecoveryCodeHasher {
+  hash(code: string): Promise<string>;
+  verify(hash: string, code: string): Promise<boolean>;
+  verifyDummy(code: string): Promise<false>;
+}
 
 export interface RecoveryCodesDeps {
   hmac: Hmac;
+  hasher: RecoveryCodeHasher;
   /** Defaults to the request's `ctx.clock`. */
   clock?: Clock;
   /** Codes per set (default 10). */
@@ -48,16 +69,59 @@ export function remainingCodes(record: RecoveryCodesMethod): number {
   return record.codes.filter((c) => c.usedAt === undefined).length;
 }
 
+/** The lookup tag of a normalized code under one keyed hash (a digest of `Hmac`). */
+function tagOf(digest: string): string {
+  return Buffer.from(digest, 'base64url').subarray(0, TAG_BYTES).toString('hex');
+}
+
+/** Slots of a pending registration: `{ hash, tag }` pairs (or, from before, bare keyed hashes). */
+function readSlots(pending: Record<string, unknown>): RecoveryCodeSlot[] | undefined {
+  const { slots, hashes } = pending;
+  if (Array.isArray(slots) && slots.length > 0) {
+    const ok = slots.every((x): x is RecoveryCodeSlot => typeof x === 'object' && x !== null && typeof x.hash === 'string' && typeof x.tag === 'string');
+    return ok ? slots.map((x) => ({ hash: x.hash, tag: x.tag })) : undefined;
+  }
+  if (Array.isArray(hashes) && hashes.length > 0 && hashes.every((h): h is string => typeof h === 'string')) return hashes.map((hash) => ({ hash }));
+  return undefined;
+}
+
 export function recoveryCodesMethod(deps: RecoveryCodesDeps): Method<RecoveryCodesMethod> {
-  const { hmac } = deps;
+  const { hmac, hasher } = deps;
   const count = deps.count ?? 10;
   if (!Number.isInteger(count) || count < 1) throw new Error('recovery code count must be a positive integer');
   const now = (ctx: MethodContext): number => (deps.clock ?? ctx.clock)();
 
-  function readHashes(pending: Record<string, unknown>): string[] | undefined {
-    const { hashes } = pending;
-    if (!Array.isArray(hashes) || hashes.length === 0) return undefined;
-    return hashes.every((h): h is string => typeof h === 'string') ? hashes : undefined;
+  /** A fresh slot: argon2id of the normalized code, and its tag under the writing key. */
+  async function slotOf(code: string): Promise<RecoveryCodeSlot> {
+    const normalized = normalizeRecoveryCode(code)!;
+    // argon2 runs in libuv's thread pool: the set's hashes run side by side (Promise.all).
+    return { hash: await hasher.hash(normalized), tag: tagOf(hmac.digest(PURPOSE, normalized)) };
+  }
+
+  /**
+   * The index of the slot holding `code`, or -1. Spends one argon2 verify per slot whose tag
+   * matches (normally one), and one on a dummy hash when none did.
+   */
+  async function find(record: RecoveryCodesMethod, code: string): Promise<number> {
+    // Tags under every HMAC key, so a set written before a key rotation is still found.
+    const tags = new Set(hmac.digestsUnderEveryKey(PURPOSE, code).map(tagOf));
+    let found = -1;
+    const candidates: number[] = [];
+    record.codes.forEach((slot, i) => {
+      if (slot.tag === undefined) {
+        // A slot from before: the keyed hash of the code (cheap, compared in constant time).
+        if (hmac.matches(PURPOSE, code, slot.hash)) found = i;
+      } else if (tags.has(slot.tag)) candidates.push(i);
+    });
+    if (candidates.length === 0) {
+      await hasher.verifyDummy(code);
+      return found;
+    }
+    const verified = await Promise.all(candidates.map((i) => hasher.verify(record.codes[i]!.hash, code)));
+    verified.forEach((ok, k) => {
+      if (ok) found = candidates[k]!;
+    });
+    return found;
   }
 
   return {
@@ -74,18 +138,18 @@ export function recoveryCodesMethod(deps: RecoveryCodesDeps): Method<RecoveryCod
       while (codes.size < count) codes.add(generateRecoveryCode());
       const list = [...codes];
       // Only the hashes stay server-side; the codes go to the page once.
-      const hashes = list.map((code) => hmac.digest(PURPOSE, normalizeRecoveryCode(code)!));
-      return { ok: true, value: { pending: { hashes }, display: { codes: list } } };
+      const slots = await Promise.all(list.map(slotOf));
+      return { ok: true, value: { pending: { slots }, display: { codes: list } } };
     },
 
     async finishRegistration(ctx, pending, input: FormInput): Promise<StepResult<RecoveryCodesMethod>> {
-      const hashes = readHashes(pending);
-      if (!hashes) return { ok: false, error: stateInvalid };
+      const slots = readSlots(pending);
+      if (!slots) return { ok: false, error: stateInvalid };
       if (input.saved !== 'yes') return { ok: false, error: { id: 'recovery_codes_confirm', field: 'saved' } };
       const at = now(ctx);
       return {
         ok: true,
-        value: { id: randomId(), kind: 'recovery_codes', registeredAt: at, confirmedAt: at, codes: hashes.map((hash) => ({ hash })) },
+        value: { id: randomId(), kind: 'recovery_codes', registeredAt: at, confirmedAt: at, codes: slots },
       };
     },
 
@@ -96,11 +160,8 @@ export function recoveryCodesMethod(deps: RecoveryCodesDeps): Method<RecoveryCod
     async verifyChallenge(ctx, record, _pending, input): Promise<StepResult<{ updated?: RecoveryCodesMethod }>> {
       const code = normalizeRecoveryCode(input.code ?? '');
       if (code === undefined) return { ok: false, error: { id: 'code_wrong', field: 'code' } };
-      // Compare against every slot, used or not, without stopping at a match.
-      let found = -1;
-      record.codes.forEach((slot, i) => {
-        if (hmac.matches(PURPOSE, code, slot.hash)) found = i;
-      });
+      // Used slots are looked at too: a used code is told apart from a wrong one.
+      const found = await find(record, code);
       const slot = record.codes[found];
       if (!slot) return { ok: false, error: { id: 'code_wrong', field: 'code' } };
       if (slot.usedAt !== undefined) return { ok: false, error: { id: 'code_used', field: 'code' } };

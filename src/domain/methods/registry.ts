@@ -25,6 +25,8 @@ export interface MethodRegistryDeps {
   customQuestions: readonly string[];
   questionsToRegister: number;
   questionsToAnswer: number;
+  /** TOTP_DRIFT_STEPS: authenticator-app time steps accepted either side of the current one. */
+  totpDriftSteps: 0 | 1;
 }
 
 export type Methods = ReadonlyMap<MethodKind, Method>;
@@ -35,7 +37,7 @@ export function buildMethods(deps: MethodRegistryDeps, enabled: readonly MethodK
     email: () => emailMethod(deps.delivery) as Method,
     mobile_phone: () => phoneMethod('mobile_phone', phone) as Method,
     office_phone: () => phoneMethod('office_phone', phone) as Method,
-    authenticator_app: () => authenticatorAppMethod({ box: deps.box, issuer: deps.productName }) as Method,
+    authenticator_app: () => authenticatorAppMethod({ box: deps.box, issuer: deps.productName, driftSteps: deps.totpDriftSteps }) as Method,
     security_questions: () =>
       securityQuestionsMethod({
         hasher: deps.hasher,
@@ -43,7 +45,7 @@ export function buildMethods(deps: MethodRegistryDeps, enabled: readonly MethodK
         registerCount: deps.questionsToRegister,
         answerCount: deps.questionsToAnswer,
       }) as Method,
-    recovery_codes: () => recoveryCodesMethod({ hmac: deps.hmac }) as Method,
+    recovery_codes: () => recoveryCodesMethod({ hmac: deps.hmac, hasher: deps.hasher }) as Method,
   };
   // Phones without an allowlisted country could never receive a code: not offered at all.
   const usable = (k: MethodKind): boolean => !((k === 'mobile_phone' || k === 'office_phone') && deps.allowedCountries.length === 0);

@@ -3,8 +3,8 @@
  * (register → prove possession; challenge → verify), listed once in `registry.ts`.
  * Records live in the account (`AccountRecord.methods`); pending steps (a code sent, a TOTP
  * secret shown, questions drawn) live server-side in the flow that runs them, never in a form.
- * Nothing secret is stored in clear: codes and answers as keyed hashes / argon2, TOTP secrets
- * encrypted.
+ * Nothing secret is stored in clear: sent codes as keyed hashes, recovery codes and answers as
+ * argon2id, TOTP secrets encrypted.
  */
 import type { Clock } from '../../store/types.ts';
 
@@ -64,10 +64,20 @@ export interface SecurityQuestionsMethod extends RecordBase {
   answers: { questionId: string; hash: string }[];
 }
 
+/**
+ * One recovery code: `hash` is argon2id of the normalized code (random salt), `tag` the first
+ * bytes of its keyed hash, which picks the slot to verify. Slots written before argon2 have no
+ * `tag`, and `hash` is the keyed hash itself. A used code keeps its slot with `usedAt`.
+ */
+export interface RecoveryCodeSlot {
+  hash: string;
+  tag?: string;
+  usedAt?: number;
+}
+
 export interface RecoveryCodesMethod extends RecordBase {
   kind: 'recovery_codes';
-  /** Keyed hashes of the codes; a used code keeps its slot with `usedAt`. */
-  codes: { hash: string; usedAt?: number }[];
+  codes: RecoveryCodeSlot[];
 }
 
 export type MethodRecord = EmailMethod | PhoneMethod | AuthenticatorMethod | SecurityQuestionsMethod | RecoveryCodesMethod;

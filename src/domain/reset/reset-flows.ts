@@ -29,6 +29,7 @@ import type { Methods } from '../methods/registry.ts';
 import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, PendingData, SealedSecret, StepDisplay } from '../methods/types.ts';
 import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
 import { decoyMethods, decoySubject } from './decoys.ts';
+import { normalizeRecoveryCode } from '../methods/recovery-codes.ts';
 import { faultPoint } from '../fault-points.ts';
 import { withLeasedRecord } from '../lease.ts';
 
@@ -496,6 +497,8 @@ export class ResetFlows {
     const pending = flow.current!.pending;
     if (flow.decoy) {
       if (m.kind === 'security_questions') await this.deps.accounts.spendDummyVerifications(Object.keys(input).filter((k) => /^answer_\d$/.test(k)).length || 1);
+      // A real recovery code check costs one argon2 verify whenever the input can be a code.
+      if (m.kind === 'recovery_codes' && normalizeRecoveryCode(input.code ?? '') !== undefined) await this.deps.accounts.spendDummyVerifications(1);
       if (CODE_KINDS.includes(m.kind)) {
         if (!input.code?.trim()) return { ok: false, error: { id: 'code_missing', field: 'code' } };
         // Counted like a real guess (attempts, exhaustion), and never right: nobody has the code.
