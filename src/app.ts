@@ -10,6 +10,7 @@ import { ConfigError } from './errors.ts';
 import { seedDemoUsers } from './demo-users.ts';
 import { brandKit } from '../interactions/views/branding.ts';
 import { localeMiddleware } from '../interactions/http/locale.ts';
+import { cookieNames, prefixedCookies } from './cookie-names.ts';
 import { securityHeaders } from '../interactions/http/security-headers.ts';
 import { errorHandler } from '../interactions/http/error-handler.ts';
 import { pinnedOrigin } from '../interactions/http/pinned-origin.ts';
@@ -81,7 +82,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   provider.use(requestLog(services.log));
   provider.use(auditScope(config.TRUST_PROXY_HOPS));
   provider.use(securityHeaders(kit.imgOrigin ? { imgOrigin: kit.imgOrigin } : {}));
-  provider.use(localeMiddleware({ defaultLocale: config.DEFAULT_LOCALE, secureCookie: config.ISSUER.startsWith('https:') }));
+  provider.use(localeMiddleware({ defaultLocale: config.DEFAULT_LOCALE, secureCookie: prefixedCookies(config.ISSUER), cookieName: cookieNames(config.ISSUER).locale }));
   provider.use(errorHandler(branding, services.log));
   provider.use(pinnedOrigin(config.ISSUER, config.TRUST_PROXY_HOPS > 0));
   for (const router of [

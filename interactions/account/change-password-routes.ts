@@ -9,7 +9,7 @@
  * change is audited (`password.changed`).
  *
  * CSRF: a double-submit token, a random value in a signed HttpOnly SameSite=Strict cookie
- * scoped to this path and the same value in a hidden field, compared in constant time.
+ * of its own (src/cookie-names.ts) and the same value in a hidden field, compared in constant time.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -27,9 +27,9 @@ import type { FormErrors } from '../signin/stage.ts';
 import { changePasswordPage } from '../views/pages/change-password.ts';
 import { ACCOUNT_PATHS } from '../views/pages/account.ts';
 import { doubleSubmit } from '../http/csrf.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 
 export const CHANGE_PASSWORD_PATH = '/account/password';
-export const CHANGE_PASSWORD_CSRF_COOKIE = 'account_password_csrf';
 /** Longest password accepted from the form (the rules have their own, lower maximum). */
 const MAX_PASSWORD = 4096;
 
@@ -49,7 +49,7 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
   const body = parseBody(config.MAX_BODY_BYTES);
   const router = new Router();
 
-  const csrf = doubleSubmit(CHANGE_PASSWORD_CSRF_COOKIE, CHANGE_PASSWORD_PATH);
+  const csrf = doubleSubmit(cookieNames(config.ISSUER).changePasswordCsrf);
   const csrfToken = (ctx: Context): string => csrf.token(ctx);
   const checkCsrf = (ctx: Context): void => csrf.check(ctx);
 

@@ -53,7 +53,7 @@ import {
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
 import { selfLogin } from '../http/self-client.ts';
-import { DEVICE_COOKIE } from '../signin/second-factor-stage.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 import { endSession, listSessions, sessionHandle } from './sessions.ts';
 
 export interface AccountRoutesDeps {
@@ -111,6 +111,7 @@ function pickQuestions(input: FormInput): Record<string, string> {
 export function accountRoutes({ provider, services, branding }: AccountRoutesDeps): Router {
   const { config, policy, methods, accounts, clock, box, audit, store, devices } = services;
   const issuer = config.ISSUER;
+  const cookieName = cookieNames(issuer);
   const proofs = new RecentProofs(store.ephemeral, clock, config.RECENT_PROOF_MINUTES * 60_000);
   const states = new SecurityInfoStates(store.ephemeral, clock);
   const body = parseBody(config.MAX_BODY_BYTES);
@@ -118,7 +119,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
 
   // --- the internal relying party -------------------------------------------------------
 
-  const login = selfLogin({ issuer, clientId: ACCOUNT_CLIENT_ID, name: 'account', callbackPath: ACCOUNT_PATHS.callback, cookiePath: '/account', ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
+  const login = selfLogin({ issuer, clientId: ACCOUNT_CLIENT_ID, name: 'account', cookie: cookieName.accountTx, callbackPath: ACCOUNT_PATHS.callback, ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
 
   router.get(ACCOUNT_PATHS.login, (ctx) => login.start(ctx));
 
@@ -196,7 +197,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
 
   /** The remembered-device id this browser's cookie names for the signed-in account (not verified: only for display and clearing). */
   function deviceIdOf(r: Req): string | undefined {
-    const [accountId, id] = (r.ctx.cookies.get(DEVICE_COOKIE, { signed: true }) ?? '').split('.');
+    const [accountId, id] = (r.ctx.cookies.get(cookieName.device, { signed: true }) ?? '').split('.');
     return accountId === r.account.id && id ? id : undefined;
   }
 
@@ -204,7 +205,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
   function clearDeviceCookie(r: Req, deviceId?: string): void {
     const current = deviceIdOf(r);
     if (!current || (deviceId !== undefined && deviceId !== current)) return;
-    r.ctx.cookies.set(DEVICE_COOKIE, null, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', secure: r.ctx.secure });
+    r.ctx.cookies.set(cookieName.device, null, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', secure: r.ctx.secure });
   }
 
   // --- rendering ----------------------------------------------------------------------------

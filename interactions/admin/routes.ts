@@ -19,6 +19,7 @@ import { parseBody } from '../http/body.ts';
 import { doubleSubmit } from '../http/csrf.ts';
 import { noStore } from '../http/security-headers.ts';
 import { selfLogin } from '../http/self-client.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 import type { Branding } from '../views/layout.ts';
 import { adminAuditPage, adminDashboardPage, adminRefusedPage, adminSignedOutPage, type AuditRow } from '../views/pages/admin.ts';
 import { ADMIN_CLIENT_ID } from './admin-client.ts';
@@ -40,10 +41,11 @@ type Refusal = 'not_admin' | 'no_second_factor' | 'failed';
 export function adminRoutes({ services, branding }: { services: Services; branding: Branding }): Router {
   const { config, store, clock, accounts, audit } = services;
   const issuer = config.ISSUER;
-  const sessions = new AdminSessions(store.ephemeral, accounts, clock, config.ADMIN_SESSION_MINUTES * 60_000);
-  const csrf = doubleSubmit('rekey_admin_csrf', '/admin');
+  const cookieName = cookieNames(issuer);
+  const sessions = new AdminSessions(store.ephemeral, accounts, clock, config.ADMIN_SESSION_MINUTES * 60_000, cookieName.adminSession);
+  const csrf = doubleSubmit(cookieName.adminCsrf);
   const body = parseBody(config.MAX_BODY_BYTES);
-  const login = selfLogin({ issuer, clientId: ADMIN_CLIENT_ID, name: 'admin', callbackPath: ADMIN_PATHS.callback, cookiePath: '/admin', ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
+  const login = selfLogin({ issuer, clientId: ADMIN_CLIENT_ID, name: 'admin', cookie: cookieName.adminTx, callbackPath: ADMIN_PATHS.callback, ttlMs: TX_TTL_MS, store: store.ephemeral, clock });
   const router = new Router();
 
   function show(ctx: Context, page: string, status = 200): void {

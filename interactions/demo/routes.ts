@@ -13,23 +13,23 @@ import { t } from '../../src/i18n/index.ts';
 import { layout, type Branding } from '../views/layout.ts';
 import { DEMO_CLIENT_ID } from './demo-client.ts';
 import { selfClient } from '../http/self-client.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 
 interface DemoSession {
   claims: Record<string, unknown>;
   idToken: string;
 }
 
-const TX_COOKIE = 'demo_tx';
-const SESSION_COOKIE = 'demo_session';
 const cookieOpts = { signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/' };
 
 export function demoRoutes(services: Services, branding: Branding, demoUsers: { login: string; password: string }[]): Router {
   const issuer = services.config.ISSUER;
+  const { demoTx: txCookie, demoSession: sessionCookie } = cookieNames(issuer);
   const configuration = selfClient(issuer, DEMO_CLIENT_ID);
   const sessionKey = (id: string): string => `demo-session:{${id}}`;
 
   async function current(ctx: Context): Promise<DemoSession | undefined> {
-    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    const id = ctx.cookies.get(sessionCookie, { signed: true });
     return id ? services.store.ephemeral.get<DemoSession>(sessionKey(id)) : undefined;
   }
 
@@ -64,7 +64,7 @@ ${services.outbox ? html`<p class="links"><a href="/dev/outbox">${t('outbox.titl
     const config = await configuration();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    ctx.cookies.set(TX_COOKIE, JSON.stringify({ verifier, state }), { ...cookieOpts, maxAge: 30 * 60 * 1000 });
+    ctx.cookies.set(txCookie, JSON.stringify({ verifier, state }), { ...cookieOpts, maxAge: 30 * 60 * 1000 });
     ctx.redirect(
       oidc
         .buildAuthorizationUrl(config, {
@@ -79,7 +79,7 @@ ${services.outbox ? html`<p class="links"><a href="/dev/outbox">${t('outbox.titl
   });
 
   router.get('/demo/callback', async (ctx) => {
-    const raw = ctx.cookies.get(TX_COOKIE, { signed: true });
+    const raw = ctx.cookies.get(txCookie, { signed: true });
     if (!raw) throw new BadRequest(t('demo.expired'));
     const tx = JSON.parse(raw) as { verifier: string; state: string };
     const config = await configuration();
@@ -92,16 +92,16 @@ ${services.outbox ? html`<p class="links"><a href="/dev/outbox">${t('outbox.titl
       { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '' } satisfies DemoSession,
       services.clock() + 8 * 3600 * 1000,
     );
-    ctx.cookies.set(TX_COOKIE, null, cookieOpts);
-    ctx.cookies.set(SESSION_COOKIE, id, cookieOpts);
+    ctx.cookies.set(txCookie, null, cookieOpts);
+    ctx.cookies.set(sessionCookie, id, cookieOpts);
     ctx.redirect('/');
   });
 
   router.get('/demo/logout', async (ctx) => {
     const session = await current(ctx);
-    const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+    const id = ctx.cookies.get(sessionCookie, { signed: true });
     if (id) await services.store.ephemeral.delete(sessionKey(id));
-    ctx.cookies.set(SESSION_COOKIE, null, cookieOpts);
+    ctx.cookies.set(sessionCookie, null, cookieOpts);
     const config = await configuration();
     ctx.redirect(
       oidc

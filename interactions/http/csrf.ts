@@ -1,7 +1,8 @@
 /**
  * Double-submit CSRF protection for forms outside an interaction (invitations, password
- * change, reset start): a random token in a signed, HttpOnly, SameSite=Strict cookie scoped
- * to the form's path, and the same token in a hidden field, compared in constant time.
+ * change, reset start): a random token in a signed, HttpOnly, SameSite=Strict cookie of its
+ * own name (`Path=/`, so `__Host-` over https: src/cookie-names.ts), and the same token in a
+ * hidden field, compared in constant time.
  */
 import type { Context } from 'koa';
 import { CsrfFailed } from '../../src/errors.ts';
@@ -20,8 +21,8 @@ export interface DoubleSubmit {
   clear(ctx: Context): void;
 }
 
-export function doubleSubmit(cookieName: string, path: string): DoubleSubmit {
-  const options = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'strict' as const, path, secure: ctx.secure, overwrite: true });
+export function doubleSubmit(cookieName: string): DoubleSubmit {
+  const options = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'strict' as const, path: '/', secure: ctx.secure, overwrite: true });
   return {
     token(ctx) {
       const existing = ctx.cookies.get(cookieName, { signed: true });

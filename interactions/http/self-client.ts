@@ -34,11 +34,12 @@ interface LoginTx {
 export interface SelfLoginOptions {
   issuer: string;
   clientId: string;
-  /** Names the cookie (`rekey_<name>_tx`) and the store key (`<name>-login:{id}`). */
+  /** Names the store key (`<name>-login:{id}`). */
   name: string;
-  /** Where the code comes back, below ISSUER (also the cookie's path prefix). */
+  /** The transaction's cookie (`accountTx`, `adminTx` of src/cookie-names.ts; `Path=/`). */
+  cookie: string;
+  /** Where the code comes back, below ISSUER. */
   callbackPath: string;
-  cookiePath: string;
   ttlMs: number;
   store: Pick<EphemeralStore, 'put' | 'consume'>;
   clock: Clock;
@@ -58,9 +59,9 @@ export interface SelfLogin {
 /** The sign-in of one of rekey's own first-party clients (My security info, the admin dashboard). */
 export function selfLogin(o: SelfLoginOptions): SelfLogin {
   const configuration = selfClient(o.issuer, o.clientId);
-  const cookie = `rekey_${o.name}_tx`;
+  const { cookie } = o;
   const key = (id: string): string => `${o.name}-login:{${id}}`;
-  const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: o.cookiePath, secure: ctx.secure });
+  const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/', secure: ctx.secure });
   return {
     async start(ctx, params = {}) {
       const conf = await configuration();

@@ -15,8 +15,7 @@ import { t } from '../../src/i18n/index.ts';
 import type { Branding } from '../views/layout.ts';
 import { inviteDonePage, invitePage, type InviteFormErrors } from '../views/pages/invite.ts';
 import { doubleSubmit } from '../http/csrf.ts';
-
-export const INVITE_CSRF_COOKIE = 'invite_csrf';
+import { cookieNames } from '../../src/cookie-names.ts';
 
 export function inviteRoutes(services: Services, branding: Branding): Router {
   const router = new Router();
@@ -24,7 +23,7 @@ export function inviteRoutes(services: Services, branding: Branding): Router {
   const rules = services.accounts.rules;
   const body = parseBody(services.config.MAX_BODY_BYTES);
 
-  const csrf = doubleSubmit(INVITE_CSRF_COOKIE, '/invite');
+  const csrf = doubleSubmit(cookieNames(services.config.ISSUER).inviteCsrf);
   const csrfToken = (ctx: Context): string => csrf.token(ctx);
   const checkCsrf = (ctx: Context): void => csrf.check(ctx);
 

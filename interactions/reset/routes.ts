@@ -21,11 +21,8 @@ import { changePasswordPage } from '../views/pages/change-password.ts';
 import { proofPage } from '../views/pages/security-setup.ts';
 import { choosePage, continuePage, identifyPage, resetDonePage, resetExpiredPage } from '../views/pages/reset.ts';
 import { doubleSubmit } from '../http/csrf.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 
-const FLOW_COOKIE = 'rekey_reset';
-const START_COOKIE = 'rekey_reset_start';
-/** Double-submit token of the /reset/continue form (an admin-started reset, opened from the email). */
-const CONTINUE_COOKIE = 'rekey_reset_continue';
 const FLOW_HANDLE = /^[A-Za-z0-9_-]{10,40}$/;
 /** Authorization parameters worth replaying at "back to sign-in". */
 const RETURN_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'acr_values', 'max_age', 'ui_locales', 'claims'];
@@ -35,7 +32,10 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
   const { resets, config, hmac, store, clock } = services;
   const router = new Router();
   const body = parseBody(config.MAX_BODY_BYTES);
-  const cookieOpts = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/reset', secure: ctx.secure });
+  // The flow's handle and secret, and the double-submit tokens of /reset and of /reset/continue
+  // (an admin-started reset, opened from the email).
+  const { resetFlow: flowCookie, resetStartCsrf, resetContinueCsrf } = cookieNames(config.ISSUER);
+  const cookieOpts = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: '/', secure: ctx.secure });
   const context = (ctx: Context) => ({ ip: clientIp(ctx, config.TRUST_PROXY_HOPS), userAgent: ctx.get('user-agent').slice(0, 200) });
   const flowCsrf = (handle: string, secret: string): string => hmac.digest('reset-csrf', `${handle}.${secret}`).slice(0, 32);
 
@@ -47,7 +47,7 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
   }
 
   function binding(ctx: Context): { handle: string; secret: string } | undefined {
-    const raw = ctx.cookies.get(FLOW_COOKIE, { signed: true });
+    const raw = ctx.cookies.get(flowCookie, { signed: true });
     const [handle, secret] = raw?.split('.') ?? [];
     return handle && secret ? { handle, secret } : undefined;
   }
@@ -89,8 +89,8 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     ctx.redirect(`/reset?r=${id}`);
   });
 
-  const startCsrf = doubleSubmit(START_COOKIE, '/reset');
-  const continueCsrf = doubleSubmit(CONTINUE_COOKIE, '/reset');
+  const startCsrf = doubleSubmit(resetStartCsrf);
+  const continueCsrf = doubleSubmit(resetContinueCsrf);
 
   router.get('/reset', (ctx) => {
     const token = startCsrf.token(ctx);
@@ -108,7 +108,7 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     const r = field(ctx, 'r', 40);
     const returnTo = r ? await store.ephemeral.get<Record<string, string>>(returnKey(r)) : undefined;
     const started = await resets.start(identifier, context(ctx), returnTo);
-    ctx.cookies.set(FLOW_COOKIE, `${started.handle}.${started.secret}`, cookieOpts(ctx));
+    ctx.cookies.set(flowCookie, `${started.handle}.${started.secret}`, cookieOpts(ctx));
     if (!started.outcome.ok) {
       if (started.outcome.retryAfterSeconds) ctx.set('Retry-After', String(started.outcome.retryAfterSeconds));
       return show(ctx, identifyPage({ branding, csrf: token, identifier, errors: errorsOf(started.outcome) }), started.outcome.status);
@@ -144,7 +144,7 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     if (!code) return again(t('reset.continue_missing'));
     const view = await resets.current(handle, code);
     if (!view) return again(t('reset.continue_wrong'));
-    ctx.cookies.set(FLOW_COOKIE, `${handle}.${code}`, cookieOpts(ctx));
+    ctx.cookies.set(flowCookie, `${handle}.${code}`, cookieOpts(ctx));
     ctx.status = 303;
     ctx.redirect('/reset/flow');
   });

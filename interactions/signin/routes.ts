@@ -19,7 +19,7 @@ import { SigninStates, type SigninState } from './state.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 import type { Stage, StageRequest } from './stage.ts';
 import { consentPage } from '../views/pages/consent.ts';
-import { DEVICE_COOKIE } from './second-factor-stage.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 
 export interface SigninRoutesDeps {
   provider: Provider;
@@ -48,6 +48,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   const states = new SigninStates(services.store.ephemeral, services.hmac);
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = parseBody(services.config.MAX_BODY_BYTES);
+  const deviceCookie = cookieNames(services.config.ISSUER).device;
 
   async function load(ctx: Context): Promise<{ details: Details; state: SigninState; request: StageRequest }> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
@@ -111,7 +112,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   function rememberedDevice(r: StageRequest, amr: string[]): boolean {
     const account = r.account;
     if (!account || amr.includes('mfa') || !services.policy.requiresSecondFactor(account)) return false;
-    return services.policy.secondFactorMethods(account).length > 0 && !!services.devices.valid(account, r.ctx.cookies.get(DEVICE_COOKIE, { signed: true }));
+    return services.policy.secondFactorMethods(account).length > 0 && !!services.devices.valid(account, r.ctx.cookies.get(deviceCookie, { signed: true }));
   }
 
   function show(ctx: Context, page: string, status = 200): void {

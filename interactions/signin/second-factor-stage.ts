@@ -16,9 +16,8 @@ import { proofPage } from '../views/pages/security-setup.ts';
 import { secondFactorChooser } from '../views/pages/second-factor.ts';
 import type { Branding } from '../views/layout.ts';
 import { amrOf, auditContext, methodContext } from './method-context.ts';
+import { cookieNames } from '../../src/cookie-names.ts';
 import type { FormErrors, Stage, StageRequest, StageResult } from './stage.ts';
-
-export const DEVICE_COOKIE = 'rekey_device';
 
 function toErrors(e: MethodError): FormErrors {
   const message = t(e.id, e.vars);
@@ -27,6 +26,7 @@ function toErrors(e: MethodError): FormErrors {
 
 export function secondFactorStage(services: Services, branding: Branding): Stage {
   const { policy, methods, accounts, clock, box, audit, devices, config } = services;
+  const deviceCookie = cookieNames(config.ISSUER).device;
   const action = (r: StageRequest): string => `/interaction/${r.uid}/second-factor`;
   const refOf = (m: MethodRecord, i: number): string => `f${i}`;
   const eligible = (r: StageRequest): MethodRecord[] => policy.secondFactorMethods(r.account!);
@@ -53,7 +53,7 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       const wanted = r.state.stepUp || r.mfaRequested || policy.requiresSecondFactor(r.account);
       if (!wanted || eligible(r).length === 0) return false;
       // A remembered device stands in for the factor, but never for a step-up.
-      if (!r.state.stepUp && !r.mfaRequested && devices.valid(r.account, r.ctx.cookies.get(DEVICE_COOKIE, { signed: true }))) return false;
+      if (!r.state.stepUp && !r.mfaRequested && devices.valid(r.account, r.ctx.cookies.get(deviceCookie, { signed: true }))) return false;
       return true;
     },
 
@@ -125,7 +125,7 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
       await audit.record({ type: 'second_factor.succeeded', outcome: 'success', ...auditContext(r), details: { kind: record.kind, stepUp: !!r.state.stepUp } });
       if (input.remember === 'yes' && devices.enabled && !r.state.stepUp) {
         const { cookie, maxAgeMs } = await devices.remember(r.account, r.ctx.get('user-agent'));
-        r.ctx.cookies.set(DEVICE_COOKIE, cookie, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: maxAgeMs, secure: r.ctx.secure });
+        r.ctx.cookies.set(deviceCookie, cookie, { signed: true, httpOnly: true, sameSite: 'lax', path: '/', maxAge: maxAgeMs, secure: r.ctx.secure });
       }
       return { done: true };
     },

@@ -167,7 +167,7 @@ export const settings = {
   ISSUER: setting({
     group: 'Server',
     description:
-      'Public base URL of rekey: the OpenID Connect issuer. Every URL rekey builds starts here; the `Host` header is never used.',
+      'Public base URL of rekey: the OpenID Connect issuer. Every URL rekey builds starts here; the `Host` header is never used. With https every cookie is Secure and named with the `__Host-` prefix (`__Secure-` for the two interaction cookies scoped to one sign-in\'s path); with http (development) the names have no prefix.',
     defaultText: 'http://localhost:$PORT',
     allowed: 'http(s) URL without query or fragment; https in production',
     parse: (raw, p) => {

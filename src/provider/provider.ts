@@ -14,6 +14,7 @@ import type { Branding } from '../../interactions/views/layout.ts';
 import { errorPage } from '../../interactions/views/pages/error.ts';
 import { loggedOutPage, logoutPage } from '../../interactions/views/pages/logout.ts';
 import { backchannelFetch } from './backchannel.ts';
+import { cookieNames } from '../cookie-names.ts';
 
 export function accountClaims(account: AccountRecord): AccountClaims {
   const primary = account.emails[0];
@@ -95,6 +96,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
 
   // The revocation checks of a request's sessions, grants and tokens and findAccount share one read of the account.
   const requestAccounts = new RequestAccounts(store.accounts);
+  const cookieName = cookieNames(config.ISSUER);
   const configuration: Configuration = {
     adapter: modelAdapterFactory({ oidc: store.oidc, accounts: requestAccounts, clock }),
     clients: clients.metadata,
@@ -102,6 +104,8 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
     fetch: backchannelFetch(clients.metadata.flatMap((c) => (typeof c.backchannel_logout_uri === 'string' ? [c.backchannel_logout_uri] : []))),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
+      // __Host-_session, __Secure-_interaction and __Secure-_interaction_resume over https (src/cookie-names.ts).
+      names: { session: cookieName.session, interaction: cookieName.interaction, resume: cookieName.resume },
       keys: keys.cookieKeys,
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
