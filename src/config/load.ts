@@ -96,6 +96,11 @@ function checkCombinations(c: ParsedConfig): void {
   if (!c.COOKIE_KEYS) refuse('COOKIE_KEYS (or COOKIE_KEYS_FILE) is not set; production needs its own cookie keys');
   if (!c.HMAC_KEYS) refuse('HMAC_KEYS (or HMAC_KEYS_FILE) is not set; production needs its own keys for stored codes');
   if (!c.ISSUER.startsWith('https:')) refuse(`ISSUER=${c.ISSUER} is not https`);
+  // rekey has no TLS of its own: only a trusted proxy's X-Forwarded-Proto makes a request
+  // https, and without that browsers drop the Secure, __Host- prefixed cookies.
+  if (c.TRUST_PROXY_HOPS === 0) {
+    refuse('TRUST_PROXY_HOPS=0; rekey serves plain HTTP behind the TLS proxy of the https ISSUER: set TRUST_PROXY_HOPS to the number of proxies (1 or more), or requests never count as https and browsers drop the sign-in cookies');
+  }
   if (c.DEV_OUTBOX) refuse('DEV_OUTBOX=true; messages must be delivered, not kept in the dev outbox');
   if (c.DEMO) refuse('DEMO=true; demo users and the demo app are for development only');
   if (!c.TOTP_KEYS) {

@@ -282,8 +282,8 @@ export const settings = {
   TRUST_PROXY_HOPS: setting({
     group: 'Server',
     description:
-      'How many reverse proxies in front of rekey append to `X-Forwarded-For`. The client IP is taken that many hops from the right; 0 ignores the header, so a forged one changes nothing.',
-    defaultText: '0',
+      'How many reverse proxies in front of rekey append to `X-Forwarded-For`. The client IP is taken that many hops from the right, and `X-Forwarded-Proto` is believed only from them; 0 ignores the headers, so a forged one changes nothing. Production needs 1 or more: rekey has no TLS of its own.',
+    defaultText: '0 (production refuses 0)',
     allowed: 'integer 0–10',
     parse: int(0, 10, 0),
   }),

@@ -43,6 +43,7 @@ describe('configuration', function () {
     productionEnv = {
       NODE_ENV: 'production',
       ISSUER: 'https://id.example.com',
+      TRUST_PROXY_HOPS: '1',
       JWKS: JSON.stringify({ keys: [signingKey] }),
       COOKIE_KEYS: KEY_A,
       HMAC_KEYS: KEY_B,
@@ -227,6 +228,7 @@ describe('configuration', function () {
       ['COOKIE_KEYS is missing', (e) => without(e, 'COOKIE_KEYS'), ['COOKIE_KEYS', 'cookie keys']],
       ['HMAC_KEYS is missing', (e) => without(e, 'HMAC_KEYS'), ['HMAC_KEYS']],
       ['the ISSUER is http', (e) => ({ ...e, ISSUER: 'http://id.example.com' }), ['ISSUER=http://id.example.com', 'https']],
+      ['no proxy is trusted', (e) => without(e, 'TRUST_PROXY_HOPS'), ['TRUST_PROXY_HOPS=0', 'proxy']],
       ['DEV_OUTBOX=true', (e) => ({ ...e, DEV_OUTBOX: 'true' }), ['DEV_OUTBOX=true']],
       ['DEMO=true', (e) => ({ ...e, DEMO: 'true' }), ['DEMO=true']],
     ];

@@ -47,6 +47,7 @@ describe('self-service password reset policy and delivery settings', function ()
     productionEnv = {
       NODE_ENV: 'production',
       ISSUER: 'https://id.example.com',
+      TRUST_PROXY_HOPS: '1',
       JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
       COOKIE_KEYS: KEY_A,
       HMAC_KEYS: KEY_B,

@@ -85,6 +85,7 @@ describe('Prometheus metrics', function () {
     const production = () => ({
       NODE_ENV: 'production',
       ISSUER: 'https://id.example.com',
+      TRUST_PROXY_HOPS: '1',
       JWKS: JSON.stringify({ keys: [generateSigningKey()] }),
       COOKIE_KEYS: 'a'.repeat(32),
       HMAC_KEYS: 'b'.repeat(32),
