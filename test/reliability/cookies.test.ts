@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
-import { formAction, hiddenValue } from '../support/browser.ts';
+import { formAction, hiddenValue, PageClient, type Page } from '../support/browser.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { seedWithMethods } from '../support/seed.ts';
 import { PASSWORD } from './helpers.ts';
@@ -44,22 +44,17 @@ function parseSetCookie(line: string): SetCookie {
 
 const deleting = (c: SetCookie): boolean => c.value === '' || c.attrs.get('max-age') === '0' || (c.attrs.has('expires') && Date.parse(c.attrs.get('expires')!) < Date.now());
 
-interface Page {
-  status: number;
-  url: string;
-  text: string;
-  location?: string;
-}
-
 /**
  * A browser's cookie handling (name, Path; the Secure and prefix rules are what the suite
  * asserts) over fetch, remembering every Set-Cookie line it was sent.
  */
-class CookieBrowser {
+class CookieBrowser extends PageClient {
   readonly seen: SetCookie[] = [];
   private readonly jar = new Map<string, { name: string; value: string; path: string }>();
 
-  constructor(private readonly origin: string) {}
+  constructor(private readonly origin: string) {
+    super();
+  }
 
   private cookieHeader(path: string): string {
     const matches = [...this.jar.values()].filter((c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`));
@@ -95,26 +90,6 @@ class CookieBrowser {
 
   post(url: string, form: Record<string, string>): Promise<Page> {
     return this.request(url, { method: 'POST', body: new URLSearchParams(form).toString() });
-  }
-
-  async follow(page: Page, stopAt?: string): Promise<Page> {
-    let p = page;
-    for (let i = 0; i < 20; i += 1) {
-      if (!p.location || p.status < 300 || p.status >= 400) return p;
-      const next = new URL(p.location, p.url).toString();
-      if (stopAt && next.startsWith(stopAt)) return { ...p, location: next };
-      p = await this.get(next);
-    }
-    throw new Error('too many redirects');
-  }
-
-  async open(url: string, stopAt?: string): Promise<Page> {
-    return this.follow(await this.get(url), stopAt);
-  }
-
-  async submit(page: Page, action: string, fields: Record<string, string>, stopAt?: string): Promise<Page> {
-    const csrf = /name="csrf" value="([^"]*)"/.exec(page.text)?.[1];
-    return this.follow(await this.post(new URL(action, page.url).toString(), { ...(csrf !== undefined ? { csrf } : {}), ...fields }), stopAt);
   }
 
   names(): Set<string> {

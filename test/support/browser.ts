@@ -11,32 +11,10 @@ export interface Page {
   location?: string;
 }
 
-export class Browser {
-  readonly agent: ReturnType<typeof request.agent>;
-
-  constructor(
-    private readonly base: string,
-    /** Sent with every request (e.g. X-Forwarded-For behind a test proxy). */
-    private readonly headers: Record<string, string> = {},
-  ) {
-    this.agent = request.agent(base);
-  }
-
-  private rel(url: string): string {
-    const u = new URL(url, this.base);
-    if (u.origin !== new URL(this.base).origin) throw new Error(`refusing to leave the test server: ${url}`);
-    return u.pathname + u.search;
-  }
-
-  async get(url: string): Promise<Page> {
-    const res = await this.agent.get(this.rel(url)).set(this.headers).redirects(0);
-    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
-  }
-
-  async post(url: string, form: Record<string, string>): Promise<Page> {
-    const res = await this.agent.post(this.rel(url)).set(this.headers).type('form').send(form).redirects(0);
-    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
-  }
+/** Redirects followed by hand and forms read out of rekey's pages, over any transport. */
+export abstract class PageClient {
+  abstract get(url: string): Promise<Page>;
+  abstract post(url: string, form: Record<string, string>): Promise<Page>;
 
   /** Follows redirects until a page renders or the redirect leaves for `stopAt` (the RP callback). */
   async follow(page: Page, stopAt?: string): Promise<Page> {
@@ -55,8 +33,38 @@ export class Browser {
   }
 
   async submit(page: Page, action: string, fields: Record<string, string>, stopAt?: string): Promise<Page> {
-    const csrf = hiddenValue(page.text, 'csrf');
-    return this.follow(await this.post(new URL(action, page.url).toString(), { csrf, ...fields }), stopAt);
+    // Every rekey form has one; the provider's own pages (e.g. a logout confirmation) may not.
+    const csrf = /name="csrf" value="([^"]*)"/.exec(page.text)?.[1];
+    return this.follow(await this.post(new URL(action, page.url).toString(), { ...(csrf !== undefined ? { csrf } : {}), ...fields }), stopAt);
+  }
+}
+
+export class Browser extends PageClient {
+  readonly agent: ReturnType<typeof request.agent>;
+
+  constructor(
+    private readonly base: string,
+    /** Sent with every request (e.g. X-Forwarded-For behind a test proxy). */
+    private readonly headers: Record<string, string> = {},
+  ) {
+    super();
+    this.agent = request.agent(base);
+  }
+
+  private rel(url: string): string {
+    const u = new URL(url, this.base);
+    if (u.origin !== new URL(this.base).origin) throw new Error(`refusing to leave the test server: ${url}`);
+    return u.pathname + u.search;
+  }
+
+  async get(url: string): Promise<Page> {
+    const res = await this.agent.get(this.rel(url)).set(this.headers).redirects(0);
+    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
+  }
+
+  async post(url: string, form: Record<string, string>): Promise<Page> {
+    const res = await this.agent.post(this.rel(url)).set(this.headers).type('form').send(form).redirects(0);
+    return { status: res.status, url: new URL(url, this.base).toString(), text: res.text ?? '', ...(res.headers.location ? { location: res.headers.location } : {}) };
   }
 }
 

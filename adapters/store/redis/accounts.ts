@@ -229,19 +229,13 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
     async replace(next, options) {
       const written = await run(async () => {
         // Most writes change nothing the indexes hold: one script checks that and writes.
-        const fast = await runScript<number>(
-          client,
-          'rekeyAccountReplaceSame',
-          [keys.account(next.id)],
-          [
-            String(next.version),
-            JSON.stringify({ ...next, version: next.version + 1 }),
-            String(next.version + 1),
-            String(next.notBefore),
-            next.login,
-            JSON.stringify(next.emails.map((e) => e.address)),
-          ],
-        );
+        // The next version, guarded by the one it replaces: both scripts take these first.
+        const versioned = [String(next.version), JSON.stringify({ ...next, version: next.version + 1 }), String(next.version + 1), String(next.notBefore)];
+        const fast = await runScript<number>(client, 'rekeyAccountReplaceSame', [keys.account(next.id)], [
+          ...versioned,
+          next.login,
+          JSON.stringify(next.emails.map((e) => e.address)),
+        ]);
         if (fast !== -1) return fast === 1;
         // Stale first: a writer that lost the race re-reads and retries, and may then find no clash.
         const current = await read(next.id);
@@ -253,17 +247,7 @@ export function redisAccounts(conn: Conn, clock: Clock, options: RedisAccountsOp
           next.login === current.login && uniqueEmails(next).every((e) => held.has(e))
             ? { emails: [] }
             : await claim(next);
-        const written = await runScript<number>(
-          client,
-          'rekeyAccountReplace',
-          [keys.account(next.id)],
-          [
-            String(next.version),
-            JSON.stringify({ ...next, version: next.version + 1 }),
-            String(next.version + 1),
-            String(next.notBefore),
-          ],
-        );
+        const written = await runScript<number>(client, 'rekeyAccountReplace', [keys.account(next.id)], versioned);
         if (written !== 1) {
           await giveBack(next.id, claimed);
           return false;
