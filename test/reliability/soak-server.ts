@@ -57,6 +57,11 @@ for (let i = 0; i < Number(process.env.SOAK_RESET_ACCOUNTS ?? '150'); i += 1) {
   accounts.reset.push({ login, password, totp });
 }
 
+// Every thread of the pool hashes a few times before the run: each keeps its own argon2
+// buffer (and malloc arena) once used, which is growth of the first minutes, not a leak.
+const pool = Number(process.env.UV_THREADPOOL_SIZE ?? '4');
+for (let round = 0; round < 3; round += 1) await Promise.all(Array.from({ length: pool * 2 }, () => t.services.hasher.hash('warm-up-the-pool')));
+
 process.on('message', (m: unknown) => {
   if (m === 'stats') {
     (globalThis as { gc?: () => void }).gc?.();
