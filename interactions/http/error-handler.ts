@@ -63,7 +63,7 @@ export function errorHandler(branding: Branding, log: Logger) {
         ctx.body = { error: e.id, message };
       } else {
         ctx.type = 'html';
-        ctx.body = errorPage(branding, message);
+        ctx.body = errorPage(branding, message, e.id);
       }
     }
   };

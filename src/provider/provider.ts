@@ -173,7 +173,7 @@ export function createProvider(services: Services, clients: ClientRegistry, bran
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || clients.firstParty.has(client.clientId)),
     async renderError(ctx, out) {
       ctx.type = 'html';
-      ctx.body = errorPage(branding, userMessage({ id: out.error, message: out.error_description ?? out.error, standardMessage: true }, branding));
+      ctx.body = errorPage(branding, userMessage({ id: out.error, message: out.error_description ?? out.error, standardMessage: true }, branding), out.error);
     },
   };
 

@@ -67,6 +67,7 @@ describe('bad input on the sign-in pages: clear 4xx, nothing changed', () => {
     assert.match(res.text, /expired|does not exist/);
     const missing = await browser.get('/no/such/page');
     assert.equal(missing.status, 404);
+    assert.match(missing.text, /<title>Page not found – /);
   });
 
   it('every page carries the security headers', async () => {

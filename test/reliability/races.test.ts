@@ -121,6 +121,12 @@ for (const backend of BACKENDS) {
           const csrf = hiddenValue(proof.text, 'csrf');
           const results = await together(N, () => browser.post(action, { csrf, action: 'finish', code }));
           noServerErrors(results.map((r) => r.status));
+          // A request that found the step busy says so, and to wait, not to start again.
+          for (const busy of results.filter((r) => r.status === 409)) {
+            assert.match(busy.text, /<title>Already in progress – /);
+            assert.match(busy.text, /Wait a moment, then reload the page/);
+            assert.doesNotMatch(busy.text, /start again/);
+          }
           assert.equal(await countEvents(mfa, s.id, 'second_factor.succeeded'), 1, 'one success');
           assert.equal(await countEvents(mfa, s.id, 'second_factor.failed'), 0, 'a repeated right code is no failure');
           assert.equal(await mfa.services.accounts.failures(s.id), 0, 'nothing counts toward the lockout');
