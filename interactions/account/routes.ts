@@ -54,7 +54,8 @@ import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { SecurityInfoStates, type SecurityInfoState } from './state.ts';
 import { selfLogin } from '../http/self-client.ts';
 import { cookieNames } from '../../src/cookie-names.ts';
-import { endSession, listSessions, sessionHandle } from './sessions.ts';
+import { endSession, listSessions, sessionHandle, type AccountSession } from './sessions.ts';
+import { backchannelLogout } from '../../src/provider/backchannel.ts';
 
 export interface AccountRoutesDeps {
   provider: Provider;
@@ -116,6 +117,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
   const states = new SecurityInfoStates(store.ephemeral, clock);
   const body = parseBody(config.MAX_BODY_BYTES);
   const router = new Router();
+  const tellRelyingParties = (accountId: string) => (session: AccountSession) => backchannelLogout(provider, accountId, session.authorizations, services.log);
 
   // --- the internal relying party -------------------------------------------------------
 
@@ -686,7 +688,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
   post(ACCOUNT_PATHS.endOtherSessions, async (r) => {
     if (!(await proofOf(r))) return {};
     const others = (await listSessions(store, r.account.id, r.account.notBefore)).filter((s) => s.uid !== r.sessionUid);
-    for (const s of others) await endSession(store, s);
+    for (const s of others) await endSession(store, s, tellRelyingParties(r.account.id));
     await audit.record({ type: 'session.ended_others', outcome: 'success', ...auditContext(r), details: { count: others.length } });
     r.state.notice = { id: 'account.notice.ended_others', vars: { count: others.length } };
     return {};
@@ -700,7 +702,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
       await audit.record({ type: 'session.ended', outcome: 'failure', ...auditContext(r), reason: 'unknown_session' });
       return { status: 409, errors: { form: t('account.sessions.unknown') } };
     }
-    await endSession(store, session);
+    await endSession(store, session, tellRelyingParties(r.account.id));
     await audit.record({ type: 'session.ended', outcome: 'success', ...auditContext(r), details: { signedInAt: session.signedInAt } });
     r.state.notice = { id: 'account.notice.session_ended', vars: { signedIn: minute(session.signedInAt) } };
     return {};

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Store } from '../../src/store/types.ts';
+import { sessionAuthorizations } from '../../src/provider/backchannel.ts';
 
 /** What the page names a session by: a digest of its uid, so the page carries no session handle of oidc-provider's. */
 export const sessionHandle = (uid: string): string => createHash('sha256').update(`rekey-session:${uid}`).digest('base64url').slice(0, 22);
@@ -20,6 +21,8 @@ export interface AccountSession {
   /** Ends at (ms), the session's absolute lifetime. */
   expiresAt?: number;
   grantIds: string[];
+  /** The relying parties signed in through it (with their `sid`): told by back-channel logout when it ends. */
+  authorizations: { clientId: string; sid: string | undefined }[];
 }
 
 function grantIdsOf(payload: Record<string, unknown>): string[] {
@@ -47,13 +50,19 @@ export async function listSessions(store: Pick<Store, 'oidc'>, accountId: string
       signedInAt: seconds * 1000,
       ...(typeof p.exp === 'number' ? { expiresAt: p.exp * 1000 } : {}),
       grantIds: grantIdsOf(p),
+      authorizations: sessionAuthorizations([p]),
     });
   }
   return out.sort((a, b) => b.signedInAt - a.signedInAt);
 }
 
-/** Ends one session: its grants (and every token and code carrying them) first, then the session. */
-export async function endSession(store: Pick<Store, 'oidc'>, session: AccountSession): Promise<void> {
+/**
+ * Ends one session: its relying parties are told (back-channel logout, `tell`) while the
+ * session still exists, then its grants (and every token and code carrying them) go, then the
+ * session.
+ */
+export async function endSession(store: Pick<Store, 'oidc'>, session: AccountSession, tell: (session: AccountSession) => Promise<unknown>): Promise<void> {
+  await tell(session);
   for (const grantId of session.grantIds) await store.oidc.revokeByGrantId(grantId);
   await store.oidc.destroy('Session', session.id);
 }

@@ -48,50 +48,67 @@ export function sessionAuthorizations(sessions: Record<string, unknown>[]): { cl
   return out;
 }
 
+/**
+ * Tells the relying parties of these authorizations (`sessionAuthorizations`) that the
+ * account's sessions are ending. Never throws: a relying party that cannot be told does not
+ * keep a session alive, it is logged and counted.
+ */
+export async function backchannelLogout(
+  provider: Provider,
+  accountId: string,
+  authorizations: readonly { clientId: string; sid: string | undefined }[],
+  log?: Pick<Logger, 'info' | 'warn'>,
+): Promise<BackchannelResult> {
+  const result: BackchannelResult = { sent: 0, failed: 0 };
+  const clients = new Map<string, LogoutCapableClient | undefined>();
+  const calls: Promise<void>[] = [];
+  /** Clients told without a sid (they did not ask for one): once each is enough. */
+  const withoutSid = new Set<string>();
+  for (const { clientId, sid } of authorizations) {
+    if (!clients.has(clientId)) {
+      // A client removed from CLIENTS_FILE since the sign-in is simply not told.
+      const found = (await provider.Client.find(clientId).catch(() => undefined)) as unknown as LogoutCapableClient | undefined;
+      clients.set(clientId, found);
+    }
+    const client = clients.get(clientId);
+    if (!client?.backchannelLogoutUri) continue;
+    if (!client.backchannelLogoutSessionRequired) {
+      if (withoutSid.has(clientId)) continue;
+      withoutSid.add(clientId);
+    }
+    calls.push(
+      client.backchannelLogout(accountId, sid).then(
+        () => {
+          result.sent += 1;
+          log?.info({ event: 'backchannel_logout', clientId, accountId });
+        },
+        (err: unknown) => {
+          result.failed += 1;
+          log?.warn({ event: 'backchannel_logout_failed', clientId, accountId, err: (err as Error).message });
+        },
+      ),
+    );
+  }
+  await Promise.all(calls);
+  return result;
+}
+
+/** Every session of the account: the relying parties of all of them are told. */
 export async function backchannelLogoutAll(
   provider: Provider,
   store: Pick<Store, 'oidc'>,
   accountId: string,
   log?: Pick<Logger, 'info' | 'warn'>,
 ): Promise<BackchannelResult> {
-  const result: BackchannelResult = { sent: 0, failed: 0 };
+  let sessions: Record<string, unknown>[];
   try {
-    const sessions = await store.oidc.listByAccount('Session', accountId);
-    const clients = new Map<string, LogoutCapableClient | undefined>();
-    const calls: Promise<void>[] = [];
-    /** Clients told without a sid (they did not ask for one): once each is enough. */
-    const withoutSid = new Set<string>();
-    for (const { clientId, sid } of sessionAuthorizations(sessions)) {
-      if (!clients.has(clientId)) {
-        // A client removed from CLIENTS_FILE since the sign-in is simply not told.
-        const found = (await provider.Client.find(clientId).catch(() => undefined)) as unknown as LogoutCapableClient | undefined;
-        clients.set(clientId, found);
-      }
-      const client = clients.get(clientId);
-      if (!client?.backchannelLogoutUri) continue;
-      if (!client.backchannelLogoutSessionRequired) {
-        if (withoutSid.has(clientId)) continue;
-        withoutSid.add(clientId);
-      }
-      calls.push(
-        client.backchannelLogout(accountId, sid).then(
-          () => {
-            result.sent += 1;
-            log?.info({ event: 'backchannel_logout', clientId, accountId });
-          },
-          (err: unknown) => {
-            result.failed += 1;
-            log?.warn({ event: 'backchannel_logout_failed', clientId, accountId, err: (err as Error).message });
-          },
-        ),
-      );
-    }
-    await Promise.all(calls);
+    sessions = await store.oidc.listByAccount('Session', accountId);
   } catch (err) {
     // Reading the sessions failed: nobody can be told, and the sign-out itself still holds.
     log?.warn({ event: 'backchannel_logout_failed', accountId, err: (err as Error).message });
+    return { sent: 0, failed: 0 };
   }
-  return result;
+  return backchannelLogout(provider, accountId, sessionAuthorizations(sessions), log);
 }
 
 /**

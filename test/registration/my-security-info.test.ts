@@ -13,30 +13,50 @@ import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-se
 import type { MethodContext, MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
 import { securityInfoClient } from '../support/security-info-client.ts';
+import { startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
 
 const PASSWORD = 'copper-meadow-sings-softly';
 const MINUTE = 60_000;
+const BCL_SECRET = 'backchannel-rp-secret-that-is-long-enough-0123';
 
 for (const backend of BACKENDS) describe(`My security info at /account/security on ${backend}`, function () {
   this.timeout(60_000);
   let t: TestApp;
   let rp: RelyingParty;
+  let bcl: RelyingParty;
+  let receiver: Receiver;
   let smtp: TestSmtpServer;
   let offset = 0;
   const clock = (): number => Date.now() + offset;
 
   before(async () => {
     smtp = await startSmtpServer();
+    receiver = await startReceiver(200);
     t = await startTestApp(
       { SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SSPR_METHODS_REQUIRED: '1', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' },
       { clock },
       backend,
+      (url) => [
+        {
+          client_id: 'bcl-rp',
+          client_secret: BCL_SECRET,
+          public: false,
+          name: 'Back-channel App',
+          redirect_uris: [`${url}/test-rp/callback`],
+          first_party: true,
+          post_logout_redirect_uris: [],
+          backchannel_logout_uri: receiver.url,
+          grant_types: ['authorization_code', 'refresh_token'],
+        },
+      ],
     );
     rp = await RelyingParty.discover(t.url, t.redirectUri);
+    bcl = await RelyingParty.discover(t.url, t.redirectUri, 'bcl-rp', BCL_SECRET);
   });
   after(async () => {
     await t?.close();
     await smtp?.stop();
+    await receiver?.close();
   });
 
   /** An account with one registered email method (not the primary address), so sign-in asks for no registration. */
@@ -235,6 +255,16 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     const { account, address } = await seed('sami');
     const here = await signIn('sami');
     const elsewhere = await signIn('sami');
+    // Both browsers also signed in to an app with a back-channel logout URI (their rekey session lets them in at once).
+    const sidAt = async (browser: Browser): Promise<string> => {
+      const flow = await bcl.start();
+      const page = await browser.open(flow.url.toString(), t.redirectUri);
+      assert.ok(page.location?.startsWith(t.redirectUri), page.text.slice(0, 300));
+      return String((await bcl.finish(flow, page.location!)).claims()!.sid);
+    };
+    const hereSid = await sidAt(here);
+    const elsewhereSid = await sidAt(elsewhere);
+    receiver.received.length = 0;
     const manage = await prove(here, address);
     assert.match(manage.text, /Where you are signed in/);
     assert.equal([...manage.text.matchAll(/<li>signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC, until \d{4}-/g)].length, 2, 'both sessions are listed');
@@ -254,6 +284,14 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
     assert.match(ended.text, /Ended the session signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC\./);
     assert.doesNotMatch(ended.text, /name="session" value=/, 'no other session is left');
     assert.equal(await t.services.store.oidc.countByAccount('Session', account.id), 1);
+    // The app is told of the ended session only, by a logout token for its sid.
+    assert.equal(receiver.received.length, 1, 'one back-channel logout');
+    const token = receiver.received[0]!.body.get('logout_token')!;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { sid?: string; sub?: string; aud?: string };
+    assert.equal(claims.sid, elsewhereSid);
+    assert.notEqual(claims.sid, hereSid);
+    assert.equal(claims.sub, account.id);
+    assert.equal(claims.aud, 'bcl-rp');
     const gone = await elsewhere.open('/account/security');
     assert.doesNotMatch(gone.text, /Step 1: your password|Your methods/, 'the other browser is signed out');
     assert.match(gone.text, /href="\/account\/login"/);

@@ -7,8 +7,6 @@
  * anything.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { totpNow } from '../support/totp.ts';
 import { BACKENDS, startTestApp, type TestApp } from '../support/test-app.ts';
@@ -17,43 +15,13 @@ import { RelyingParty } from '../support/rp.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import type { ClientEntry } from '../../src/provider/clients.ts';
 import { seedWithMethods } from '../support/seed.ts';
+import { startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
 
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
 const BCL_SECRET = 'backchannel-rp-secret-that-is-long-enough-0123';
 const DOWN_SECRET = 'broken-rp-secret-that-is-long-enough-012345678';
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-
-/** A relying party's back-channel logout endpoint: records every POST body, answers `status`. */
-interface Receiver {
-  url: string;
-  received: { contentType: string; body: URLSearchParams }[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(status: number): Promise<Receiver> {
-  const received: Receiver['received'] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method === 'POST' && req.url === '/backchannel-logout') {
-        received.push({ contentType: req.headers['content-type'] ?? '', body: new URLSearchParams(Buffer.concat(chunks).toString('utf8')) });
-      }
-      res.writeHead(status, { 'cache-control': 'no-store' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/backchannel-logout`,
-    received,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 for (const backend of BACKENDS) {
   describe(`back-channel logout on ${backend}`, function () {
