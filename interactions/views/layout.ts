@@ -1,5 +1,5 @@
 /** The page frame every rekey page shares: header with the product name, main card, footer. */
-import { html, type Html } from './html.ts';
+import { html, raw, type Html } from './html.ts';
 import { currentLocale, t } from '../../src/i18n/index.ts';
 
 export interface Branding {
@@ -22,8 +22,14 @@ export interface PageOptions {
   stylesheets?: readonly string[];
 }
 
+/** The one markup `alert` and `formErrors` give a page that answers a submission with errors. */
+const ERROR_SUMMARY = '<div class="alert" role="alert">';
+
 export function layout({ title, body, branding, wide, stylesheets = [] }: PageOptions): string {
   const v = branding.assetVersion ? `?v=${branding.assetVersion}` : '';
+  // The title is what a screen reader announces first and what the tab shows: a page that
+  // comes back with errors says so there too (WCAG 3.3.1).
+  const pageTitle = body.value.includes(ERROR_SUMMARY) ? t('error.title_prefix', { title }) : title;
   const links = [
     ...(branding.helpdeskUrl ? [{ label: t('helpdesk'), url: branding.helpdeskUrl }] : []),
     ...(branding.footerLinks ?? []),
@@ -33,7 +39,7 @@ export function layout({ title, body, branding, wide, stylesheets = [] }: PageOp
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${title} – ${branding.productName}</title>
+<title>${pageTitle} – ${branding.productName}</title>
 <link rel="stylesheet" href="/assets/rekey.css${v}">
 <link rel="stylesheet" href="/assets/theme.css${v}">
 ${stylesheets.map((href) => html`<link rel="stylesheet" href="${href}${v}">
@@ -59,7 +65,7 @@ export function fieldError(id: string, message: string | undefined): Html {
 
 /** A message for the whole page or form, announced. Pages with fields use `formErrors(...).summary`. */
 export function alert(message: string | undefined): Html {
-  return message ? html`<div class="alert" role="alert">${message}</div>` : html``;
+  return message ? html`${raw(ERROR_SUMMARY)}${message}</div>` : html``;
 }
 
 /** A form's errors: one message for the whole form, and one per field name. */
@@ -113,7 +119,7 @@ export function formErrors(errors: FormErrorsLike | undefined, fields: readonly 
       .map(([, message]) => html`<li>${message}</li>`),
   ];
   const summary = items.length
-    ? html`<div class="alert" role="alert"><p class="alert-title">${errors?.form ?? t('form.error_summary')}</p>
+    ? html`${raw(ERROR_SUMMARY)}<p class="alert-title">${errors?.form ?? t('form.error_summary')}</p>
 <ul class="error-list">${items}</ul></div>`
     : alert(errors?.form);
   return {

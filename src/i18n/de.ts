@@ -48,6 +48,7 @@ export const de: Record<MessageKey, string> = {
   'logged_out.lead': 'Sie sind von {product} abgemeldet.',
   'error.title': 'Da ist etwas schiefgelaufen',
   'error.back': 'Kehren Sie zur Anwendung zurück und beginnen Sie erneut.',
+  'error.title_prefix': 'Fehler: {title}',
   'error.title_busy': 'Wird bereits bearbeitet',
   'error.title_too_many_requests': 'Zu viele Versuche',
   'error.title_store_unavailable': 'Vorübergehend nicht verfügbar',

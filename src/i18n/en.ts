@@ -42,6 +42,7 @@ export const en = {
   'logged_out.lead': 'You are signed out of {product}.',
   'error.title': 'Something went wrong',
   'error.back': 'Go back to the application and start again.',
+  'error.title_prefix': 'Error: {title}',
   'error.title_busy': 'Already in progress',
   'error.title_too_many_requests': 'Too many attempts',
   'error.title_store_unavailable': 'Temporarily unavailable',

@@ -84,6 +84,7 @@ for (const backend of BACKENDS) describe(`OIDC sign-in end to end (openid-client
       const { done } = await signIn(browser, identifier, password);
       assert.equal(done.status, 401, `${identifier}: ${done.status}`);
       assert.match(done.text, /The username or password is incorrect, or the account cannot sign in\./);
+      assert.match(done.text, /<title>Error: Sign in – /, 'the title says the page came back with an error');
       bodies.push(done.text.replace(/value="[^"]*"/g, '').replace(/\/interaction\/[^/"]+/g, ''));
     }
     assert.equal(bodies[1], bodies[0], 'the unknown-user page equals the wrong-password page');
