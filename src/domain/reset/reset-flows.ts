@@ -14,7 +14,7 @@
  */
 import type { Store, AccountRecord, Clock } from '../../store/types.ts';
 import type { Accounts } from '../accounts.ts';
-import { withAuditScope, type Audit } from '../audit.ts';
+import { AuditBatch, withAuditScope, type Audit } from '../audit.ts';
 import { codeEvent } from '../methods/code-events.ts';
 import { recordMethodUse } from '../methods/method-use.ts';
 import type { Notifications } from '../notifications.ts';
@@ -367,12 +367,8 @@ export class ResetFlows {
     // Nothing is read before the lease: the lease is taken and the flow read in one store step
     // (an id that cannot be one gets no lease key).
     if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return unknownFlow();
-    const events: Parameters<Audit['record']>[0][] = [];
-    const audits: Promise<void>[] = [];
-    // Started as the step returns (or throws), so they travel with the release that follows.
-    const flush = (): void => {
-      for (const event of events.splice(0)) audits.push(this.deps.audit.record(event));
-    };
+    // Audit events start as the step returns (or throws), so they travel with the release that follows.
+    const audits = new AuditBatch(this.deps.audit);
     // A lease (see lease.ts): a step that waits (a WAIT for replicas, a slow mail server) keeps
     // the flow; a process that died mid-step frees it within LEASE_MS.
     const run = await withLeasedRecord<ResetOutcome, StoredFlow>(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), flowKey(handle), async (hold) => {
@@ -381,16 +377,13 @@ export class ResetFlows {
       try {
         return await step(flow, {
           save: (f) => hold.putOnRelease(flowKey(f.handle), f, f.expiresAt),
-          audit: (event) => {
-            events.push(event);
-          },
+          audit: (event) => audits.record(event),
         });
       } finally {
-        flush();
+        audits.flush();
       }
     });
-    // Audit.record never rejects.
-    await Promise.all(audits);
+    await audits.settled();
     if (run.held) return run.value;
     const flow = this.matching(run.record, secret);
     if (!flow) return unknownFlow();
