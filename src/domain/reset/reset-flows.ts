@@ -157,15 +157,18 @@ export class ResetFlows {
   async start(identifier: string, ctx: ResetContext, returnTo?: Record<string, string>): Promise<{ handle: string; secret: string; outcome: ResetOutcome }> {
     const { store, clock, options, hmac } = this.deps;
     const normalized = normalizeLogin(identifier.slice(0, 320));
-    const starts = await store.counters.hit(startsKey(ctx.ip), options.startsWindowMs);
+    // The count and the account are read together (a refused start reads the account for nothing).
+    const [starts, account] = await Promise.all([
+      store.counters.hit(startsKey(ctx.ip), options.startsWindowMs),
+      normalized ? this.deps.accounts.findByIdentifier(normalized) : undefined,
+    ]);
     const handle = randomId(16);
     const secret = randomId(24);
     if (starts.count > options.startsPerIp) {
-      // Refused before anything is looked up: no account to name.
+      // Refused: no account to name, whatever was found.
       await this.deps.audit.record({ type: 'reset.started', outcome: 'blocked', ip: ctx.ip, userAgent: ctx.userAgent, reason: 'reset_too_many_starts' });
       return { handle, secret, outcome: { ok: false, status: 429, error: { id: 'reset_too_many_starts' }, retryAfterSeconds: Math.ceil((starts.resetAt - clock()) / 1000) } };
     }
-    const account = normalized ? await this.deps.accounts.findByIdentifier(normalized) : undefined;
     const usable = account && account.status === 'active' && this.deps.policy.inScope(account) ? this.deps.policy.usableMethods(account) : [];
     const now = clock();
     const base = { handle, secretHash: hmac.digest('reset-secret', secret), state: 'choose' as const, createdAt: now, expiresAt: now + options.flowTtlMs, proofs: [], ...(returnTo ? { returnTo } : {}) };
@@ -185,8 +188,8 @@ export class ResetFlows {
         hasStrong: fakes.some((f) => f.strong),
       };
     }
-    await store.ephemeral.put(flowKey(handle), flow, flow.expiresAt);
-    const blocked = await this.blocked(flow);
+    // The flow's write and the block's read, sent together (a decoy too: the same round trips).
+    const [, blocked] = await Promise.all([store.ephemeral.put(flowKey(handle), flow, flow.expiresAt), this.blocked(flow)]);
     await this.deps.audit.record({
       type: 'reset.started',
       outcome: blocked ? 'blocked' : 'success',
