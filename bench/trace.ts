@@ -66,7 +66,8 @@ async function step<T>(label: string, f: () => Promise<T>): Promise<T> {
     fence = resolve;
     void redis.client.echo('fence');
   });
-  console.log(`--- ${label}: ${d.roundTrips} round trips, ${lines.length} commands`);
+  const starts = [...d.byFirstCommand].map(([k, v]) => (v > 1 ? `${k}×${v}` : k)).join(' ');
+  console.log(`--- ${label}: ${d.roundTrips} round trips, ${lines.length} commands (round trips start with: ${starts})`);
   for (const l of lines) console.log(`    ${l}`);
   return r;
 }

@@ -11,11 +11,29 @@
  * died frees it within LEASE_MS (5 s).
  */
 import type { Clock, Store } from '../../src/store/types.ts';
-import { withLease } from '../../src/domain/lease.ts';
+import { withLease, withLeasedRecord, type LeaseHold } from '../../src/domain/lease.ts';
 import { Busy } from '../../src/errors.ts';
 
 export async function exclusive<T>(store: Pick<Store, 'ephemeral'>, clock: Clock, key: string, fn: () => Promise<T>, options: { waitMs?: number } = {}): Promise<T> {
   const run = await withLease(store.ephemeral, clock, key, fn, options);
+  if (!run.held) throw new Busy();
+  return run.value;
+}
+
+/**
+ * `exclusive` for state kept in one record of the lock's `{group}` (lease.ts, withLeasedRecord):
+ * the lock is taken and the record read in one store step, and the state's last write can go
+ * with the release (`hold.putOnRelease`).
+ */
+export async function exclusiveRecord<T, R>(
+  store: Pick<Store, 'ephemeral'>,
+  clock: Clock,
+  key: string,
+  record: string,
+  fn: (hold: LeaseHold<R>) => Promise<T>,
+  options: { waitMs?: number } = {},
+): Promise<T> {
+  const run = await withLeasedRecord(store.ephemeral, clock, key, record, fn, options);
   if (!run.held) throw new Busy();
   return run.value;
 }

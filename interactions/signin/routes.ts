@@ -13,9 +13,11 @@ import { constantTimeEqual } from '../../src/domain/secrets.ts';
 import { clientIp } from '../http/client-ip.ts';
 import { field, parseBody } from '../http/body.ts';
 import { noStore } from '../http/security-headers.ts';
-import { exclusive } from '../http/step-lock.ts';
+import { exclusiveRecord } from '../http/step-lock.ts';
+import type { LeaseHold } from '../../src/domain/lease.ts';
+import { AuditBatch, withAuditBatch } from '../../src/domain/audit.ts';
 import type { Branding } from '../views/layout.ts';
-import { SigninStates, type SigninState } from './state.ts';
+import { SigninStates, signinStateKey, type SigninState } from './state.ts';
 import { ACR_MFA, ACR_PWD } from '../../src/provider/acr.ts';
 import type { Stage, StageRequest } from './stage.ts';
 import { consentPage } from '../views/pages/consent.ts';
@@ -49,12 +51,21 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = parseBody(services.config.MAX_BODY_BYTES);
   const deviceCookie = cookieNames(services.config.ISSUER).device;
+  /** The interaction lock a request holds (see `alone`): the state as read with it, and where its save goes. */
+  const holds = new WeakMap<Context, { uid: string; hold: LeaseHold<SigninState> }>();
+  const holdOf = (ctx: Context, uid: string): LeaseHold<SigninState> | undefined => {
+    const held = holds.get(ctx);
+    return held?.uid === uid ? held.hold : undefined;
+  };
 
   async function load(ctx: Context): Promise<{ details: Details; state: SigninState; request: StageRequest }> {
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.uid !== ctx.params.uid) throw new NotFound();
     // Our clock, not oidc-provider's: expiry in the store is always judged by the injected clock.
-    const state = await states.load(details.uid, services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000);
+    const expiresAt = services.clock() + services.config.INTERACTION_TTL_SECONDS * 1000;
+    // Under the lock, the state was read with it (one store step); else read now.
+    const hold = holdOf(ctx, details.uid);
+    const state = hold ? states.loaded(details.uid, hold.record, expiresAt) : await states.load(details.uid, expiresAt);
     // acr_values lists acceptable values in order of preference: mfa alone is a requirement,
     // mfa with pwd a wish (met when the account has a second factor).
     const acrValues = String(details.params.acr_values ?? '').split(' ');
@@ -101,9 +112,21 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     return undefined;
   }
 
-  async function finish(ctx: Context, uid: string, state: SigninState, result: InteractionResults): Promise<void> {
-    await states.save(uid, state);
-    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  /** Saves the state; under the lock, together with the lock's release (one store step). */
+  async function save(ctx: Context, uid: string, state: SigninState): Promise<void> {
+    const hold = holdOf(ctx, uid);
+    await states.save(uid, state, hold ? (key, value, expiresAt) => hold.putOnRelease(key, value, expiresAt) : undefined);
+  }
+
+  /** `alongside`: store work sent together with the handing over of the result, awaited with it. */
+  async function finish(ctx: Context, uid: string, state: SigninState, result: InteractionResults, alongside?: Promise<void>): Promise<void> {
+    await save(ctx, uid, state);
+    const handed = provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    // Both are waited for before anything is answered; the first failure is the request's.
+    const [done, redirect] = await Promise.allSettled([alongside, handed]);
+    if (done.status === 'rejected') throw done.reason;
+    if (redirect.status === 'rejected') throw redirect.reason;
+    const redirectTo = redirect.value;
     ctx.status = 303;
     ctx.redirect(redirectTo);
   }
@@ -125,13 +148,31 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
   /**
    * One request of an interaction at a time (see http/step-lock.ts), taken before its state is
    * loaded: a concurrent POST gets 409 and changes nothing, a GET waits for the one in progress.
+   * The lock is taken and the state read in one store step; the state's save goes with the
+   * release, and so do the request's audit events (held until then: AuditBatch).
    */
   const alone = (waitMs: number) =>
     async function oneAtATime(ctx: Context, next: Next): Promise<void> {
       const uid = String(ctx.params.uid ?? '');
       // An id that cannot be one (load() refuses it anyway) gets no key of its own.
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return next();
-      await exclusive(services.store, services.clock, `interaction-lock:{${uid}}`, () => next(), { waitMs });
+      const audits = new AuditBatch(services.audit);
+      try {
+        await exclusiveRecord<void, SigninState>(
+          services.store,
+          services.clock,
+          `interaction-lock:{${uid}}`,
+          signinStateKey(uid),
+          (hold) => {
+            holds.set(ctx, { uid, hold });
+            return withAuditBatch(audits, () => next());
+          },
+          { waitMs },
+        );
+      } finally {
+        holds.delete(ctx);
+        await audits.settled();
+      }
     };
   const postAlone = alone(0);
 
@@ -145,7 +186,6 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       await services.audit.record({ type: 'signin.failed', outcome: 'failure', accountId: state.accountId!, ip: request.ip, reason: 'unmet_authentication_requirements', details: facts });
       return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
     }
-    await services.accounts.signinSucceeded(state.accountId!);
     await services.audit.record({
       type: 'signin.completed',
       outcome: 'success',
@@ -153,11 +193,19 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       ip: request.ip,
       details: { ...facts, rememberedDevice: rememberedDevice(request, amr) },
     });
-    return finish(ctx, details.uid, state, {
-      login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
-      // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
-      ...(state.postponed ? { security_info: { postponed: true } } : {}),
-    });
+    return finish(
+      ctx,
+      details.uid,
+      state,
+      {
+        login: { accountId: state.accountId!, amr, acr, ts: Math.floor(services.clock() / 1000) },
+        // "Not now" at registration holds for this sign-in: the security_info prompt must not ask again at once.
+        ...(state.postponed ? { security_info: { postponed: true } } : {}),
+      },
+      // The account's failures are cleared in the same round trip as the result's first read;
+      // a failure of either fails the request (the browser is not sent on).
+      services.accounts.signinSucceeded(state.accountId!),
+    );
   }
 
   /**
@@ -188,12 +236,12 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       if (stage) {
         // Rendering may start a step (e.g. send the bootstrap code): save after it.
         const page = await stage.render(request);
-        await states.save(details.uid, state);
+        await save(ctx, details.uid, state);
         return show(ctx, page);
       }
       return complete(ctx, details, state, request);
     }
-    await states.save(details.uid, state);
+    await save(ctx, details.uid, state);
     if (details.prompt.name === 'consent') {
       const d = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
       return show(
@@ -260,7 +308,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
     }
     const result = await stage.submit(request);
     if (!result.done && !result.again) {
-      await states.save(details.uid, state);
+      await save(ctx, details.uid, state);
       return show(ctx, await stage.render(request, result.errors), result.status);
     }
     // The last stage done (a password alone, or the second factor): finish here rather than
@@ -273,7 +321,7 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
         return complete(ctx, details, state, { ...request, account });
       }
     }
-    await states.save(details.uid, state);
+    await save(ctx, details.uid, state);
     ctx.status = 303;
     ctx.redirect(`/interaction/${details.uid}`);
   });

@@ -33,6 +33,11 @@ export interface SigninState {
 }
 
 const key = (uid: string): string => `interaction-state:{${uid}}`;
+/** Where the state of interaction `uid` is kept (in the `{uid}` group of the interaction's lock). */
+export const signinStateKey = key;
+
+/** A write that goes out later (with the release of the interaction's lock: LeaseHold.putOnRelease). */
+export type DeferredPut = (key: string, value: unknown, expiresAt: number) => void;
 
 const CSRF_PURPOSE = 'interaction-csrf';
 
@@ -49,7 +54,11 @@ export class SigninStates {
   ) {}
 
   async load(uid: string, expiresAt: number): Promise<SigninState> {
-    const stored = await this.store.get<SigninState>(key(uid));
+    return this.loaded(uid, await this.store.get<SigninState>(key(uid)), expiresAt);
+  }
+
+  /** `load`, from the state as just read at `signinStateKey(uid)` (with the interaction's lock). */
+  loaded(uid: string, stored: SigninState | undefined, expiresAt: number): SigninState {
     // The CSRF token is a keyed hash of the uid (OWASP's HMAC-based token), not a random value:
     // an interaction nobody has advanced yet then needs no stored state, so showing its first
     // page writes nothing and needs no lock (see the GET route).
@@ -68,11 +77,15 @@ export class SigninStates {
     return constantTimeEqual(sent, state.csrf) || this.hmac.matches(CSRF_PURPOSE, uid, sent);
   }
 
-  /** Writes the state, unless it is exactly what was loaded (a page shown again, a stage that changed nothing). */
-  async save(uid: string, state: SigninState): Promise<void> {
+  /**
+   * Writes the state, unless it is exactly what was loaded (a page shown again, a stage that
+   * changed nothing). With `later`, the state as it is now is handed to it instead of written here.
+   */
+  async save(uid: string, state: SigninState, later?: DeferredPut): Promise<void> {
     const now = JSON.stringify(state);
     if (this.asLoaded.get(state) === now) return;
-    await this.store.put(key(uid), state, state.expiresAt);
+    if (later) later(key(uid), JSON.parse(now) as SigninState, state.expiresAt);
+    else await this.store.put(key(uid), state, state.expiresAt);
     this.asLoaded.set(state, now);
   }
 

@@ -40,6 +40,8 @@ export interface AuditScope {
   actor?: string;
   accountId?: string;
   details?: Record<string, string | number | boolean>;
+  /** Events recorded inside are held by this batch until it is flushed (see `withAuditBatch`). */
+  batch?: AuditBatch;
 }
 
 const scopes = new AsyncLocalStorage<AuditScope>();
@@ -49,6 +51,56 @@ export function withAuditScope<T>(scope: AuditScope, fn: () => T): T {
   const outer = scopes.getStore();
   const details = outer?.details || scope.details ? { ...outer?.details, ...scope.details } : undefined;
   return scopes.run({ ...outer, ...scope, ...(details ? { details } : {}) }, fn);
+}
+
+/**
+ * Audit events of one step (a reset step, a sign-in request) that go out when the step is done,
+ * alongside its last store work (the save of its state with the release of its lease), rather
+ * than one round trip each while it runs. `flush` starts their writes (as the step returns or
+ * throws); `settled` waits for them (before the step answers). An event recorded after the
+ * flush is written at once. Each event keeps the audit scope it was recorded in.
+ */
+export class AuditBatch {
+  private held: AuditEvent[] | undefined = [];
+  private readonly writes: Promise<void>[] = [];
+
+  constructor(private readonly audit: Audit) {}
+
+  record(event: AuditEvent): void {
+    const scope = scopes.getStore();
+    if (this.held) this.held.push(scoped(event, scope));
+    else this.writes.push(this.audit.record(event));
+  }
+
+  /** Held (by `Audit.record` inside `withAuditBatch`): false once flushed, or for another trail. */
+  hold(audit: Audit, event: AuditEvent, scope: AuditScope | undefined): boolean {
+    if (!this.held || audit !== this.audit) return false;
+    this.held.push(scoped(event, scope));
+    return true;
+  }
+
+  flush(): void {
+    const events = this.held ?? [];
+    this.held = undefined;
+    for (const event of events) this.writes.push(this.audit.record(event));
+  }
+
+  /** Audit.record never rejects. */
+  async settled(): Promise<void> {
+    await Promise.all(this.writes);
+  }
+}
+
+/**
+ * Runs `fn` with every event recorded inside it (through any `Audit.record`) held by `batch`,
+ * and flushes the batch as `fn` returns or throws; the caller awaits `batch.settled()`.
+ */
+export async function withAuditBatch<T>(batch: AuditBatch, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withAuditScope({ batch }, fn);
+  } finally {
+    batch.flush();
+  }
 }
 
 function scoped(event: AuditEvent, scope: AuditScope | undefined): AuditEvent {
@@ -81,7 +133,9 @@ export class Audit {
 
   /** Never throws: a failing audit write must not undo or block what it records; it is logged instead. */
   async record(recorded: AuditEvent): Promise<void> {
-    const event = scoped(recorded, scopes.getStore());
+    const scope = scopes.getStore();
+    if (scope?.batch?.hold(this, recorded, scope)) return;
+    const event = scoped(recorded, scope);
     const at = this.clock();
     for (const listener of this.listeners) {
       try {

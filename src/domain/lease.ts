@@ -56,10 +56,10 @@ export async function withLease<T>(
 }
 
 /**
- * `withLease` (no waiting) for state kept in one record of the lease's `{group}`: the lease is
- * taken and the record read in one store step, and the holder's last write of the record can go
- * with the release in one more (`putOnRelease`). When another holder has the lease, answers
- * `{ held: false }` with the record as read.
+ * `withLease` for state kept in one record of the lease's `{group}`: the lease is taken and the
+ * record read in one store step, and the holder's last write of the record can go with the
+ * release in one more (`putOnRelease`). When another holder has the lease (after waiting up to
+ * `waitMs` for it, default not at all), answers `{ held: false }` with the record as last read.
  */
 export async function withLeasedRecord<T, R>(
   ephemeral: EphemeralStore,
@@ -67,10 +67,16 @@ export async function withLeasedRecord<T, R>(
   key: string,
   read: string,
   fn: (hold: LeaseHold<R>) => Promise<T>,
+  options: { waitMs?: number } = {},
 ): Promise<{ held: true; value: T } | { held: false; record: R | undefined }> {
   const owner = randomId(12);
-  const got = await ephemeral.acquireLeaseAndGet<R>(key, owner, clock() + LEASE_MS, read);
-  if (!got.taken) return { held: false, record: got.value };
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  let got = await ephemeral.acquireLeaseAndGet<R>(key, owner, clock() + LEASE_MS, read);
+  while (!got.taken) {
+    if (Date.now() >= deadline) return { held: false, record: got.value };
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    got = await ephemeral.acquireLeaseAndGet<R>(key, owner, clock() + LEASE_MS, read);
+  }
   const renew = keepRenewing(ephemeral, clock, key, owner);
   let last: { key: string; value: unknown; expiresAt: number } | undefined;
   const hold: LeaseHold<R> = {

@@ -27,8 +27,9 @@ export class SendThrottle {
     const family = channel === 'email' ? 'email' : 'phone';
     const limit = this.limits[family];
     const subjects = [`{a:${accountId}}:sends:${family}`, `{d:${this.hmac.digest('destination', destination)}}:sends`];
-    for (const s of subjects) {
-      const block = await this.store.ephemeral.get<{ until: number }>(`${s}:block`);
+    // Both blocks read together; the account's answers first, as when read one after the other.
+    const blocks = await Promise.all(subjects.map((s) => this.store.ephemeral.get<{ until: number }>(`${s}:block`)));
+    for (const block of blocks) {
       if (block && block.until > this.clock()) return { allowed: false, retryAfterSeconds: Math.ceil((block.until - this.clock()) / 1000) };
     }
     const counts = await Promise.all(subjects.map((s) => this.store.counters.hit(s, limit.windowSeconds * 1000)));

@@ -133,6 +133,40 @@ for (const backend of BACKENDS) describe(`OIDC sign-in end to end (openid-client
     assert.match(skip.location!, /\/interaction\/[^/]+$/);
   });
 
+  it('one request of an interaction at a time: a POST meanwhile gets 409 and changes nothing, a page still shows, a GET that must act waits', async () => {
+    const browser = new Browser(t.url);
+    const flow = await rp.start();
+    const page: Page = await browser.open(flow.url.toString(), t.redirectUri);
+    const action = formAction(page.text, '/password');
+    const uid = /\/interaction\/([^/]+)\/password/.exec(action)![1]!;
+    const lock = `interaction-lock:{${uid}}`;
+    const stateKey = `interaction-state:{${uid}}`;
+    const { ephemeral } = t.services.store;
+    const audited = async (type: string): Promise<number> => (await t.services.audit.recent({ limit: 200 })).filter((e) => e.type === type && e.details?.client !== undefined && e.at >= since).length;
+    const since = t.services.clock();
+
+    assert.ok(await ephemeral.acquireLease(lock, 'another-request', t.services.clock() + 5_000));
+    const busy = await browser.submit(page, action, { identifier: 'ada', password: PASSWORD }, t.redirectUri);
+    assert.equal(busy.status, 409, busy.text.slice(0, 300));
+    assert.equal(await ephemeral.get(stateKey), undefined, 'no state written');
+    assert.equal(await audited('signin.password'), 0, 'nothing audited');
+    assert.equal((await browser.get(page.url)).status, 200, 'the page shows without the lock');
+    await ephemeral.releaseLease(lock, 'another-request');
+
+    // A GET that must act (here: finish a sign-in whose stages are done) waits for the holder.
+    const account = (await t.services.accounts.findByIdentifier('ada'))!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    await ephemeral.put(stateKey, { csrf, accountId: account.id, passed: ['password'], amr: ['pwd'], expiresAt: t.services.clock() + 600_000 }, t.services.clock() + 600_000);
+    assert.ok(await ephemeral.acquireLease(lock, 'another-request', t.services.clock() + 5_000));
+    setTimeout(() => void ephemeral.releaseLease(lock, 'another-request'), 300);
+    const finished = await browser.get(page.url);
+    assert.equal(finished.status, 303, finished.text.slice(0, 300));
+    const done = await browser.follow(finished, t.redirectUri);
+    assert.ok(done.location?.startsWith(t.redirectUri), `expected the RP, got ${done.status} ${done.location}`);
+    assert.equal(await audited('signin.completed'), 1, 'the completion is audited once');
+    assert.equal(await ephemeral.get(lock), undefined, 'the lock is released');
+  });
+
   it('an interaction page without its cookie (another browser) gets a clear 400 page', async () => {
     const browser = new Browser(t.url);
     const flow = await rp.start();

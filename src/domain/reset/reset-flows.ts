@@ -14,7 +14,7 @@
  */
 import type { Store, AccountRecord, Clock } from '../../store/types.ts';
 import type { Accounts } from '../accounts.ts';
-import { withAuditScope, type Audit } from '../audit.ts';
+import { AuditBatch, withAuditScope, type Audit } from '../audit.ts';
 import { codeEvent } from '../methods/code-events.ts';
 import { recordMethodUse } from '../methods/method-use.ts';
 import type { Notifications } from '../notifications.ts';
@@ -158,15 +158,18 @@ export class ResetFlows {
   async start(identifier: string, ctx: ResetContext, returnTo?: Record<string, string>): Promise<{ handle: string; secret: string; outcome: ResetOutcome }> {
     const { store, clock, options, hmac } = this.deps;
     const normalized = normalizeLogin(identifier.slice(0, 320));
-    const starts = await store.counters.hit(startsKey(ctx.ip), options.startsWindowMs);
+    // The count and the account are read together (a refused start reads the account for nothing).
+    const [starts, account] = await Promise.all([
+      store.counters.hit(startsKey(ctx.ip), options.startsWindowMs),
+      normalized ? this.deps.accounts.findByIdentifier(normalized) : undefined,
+    ]);
     const handle = randomId(16);
     const secret = randomId(24);
     if (starts.count > options.startsPerIp) {
-      // Refused before anything is looked up: no account to name.
+      // Refused: no account to name, whatever was found.
       await this.deps.audit.record({ type: 'reset.started', outcome: 'blocked', ip: ctx.ip, userAgent: ctx.userAgent, reason: 'reset_too_many_starts' });
       return { handle, secret, outcome: { ok: false, status: 429, error: { id: 'reset_too_many_starts' }, retryAfterSeconds: Math.ceil((starts.resetAt - clock()) / 1000) } };
     }
-    const account = normalized ? await this.deps.accounts.findByIdentifier(normalized) : undefined;
     const usable = account && account.status === 'active' && this.deps.policy.inScope(account) ? this.deps.policy.usableMethods(account) : [];
     const now = clock();
     const base = { handle, secretHash: hmac.digest('reset-secret', secret), state: 'choose' as const, createdAt: now, expiresAt: now + options.flowTtlMs, proofs: [], ...(returnTo ? { returnTo } : {}) };
@@ -186,8 +189,8 @@ export class ResetFlows {
         hasStrong: fakes.some((f) => f.strong),
       };
     }
-    await store.ephemeral.put(flowKey(handle), flow, flow.expiresAt);
-    const blocked = await this.blocked(flow);
+    // The flow's write and the block's read, sent together (a decoy too: the same round trips).
+    const [, blocked] = await Promise.all([store.ephemeral.put(flowKey(handle), flow, flow.expiresAt), this.blocked(flow)]);
     await this.deps.audit.record({
       type: 'reset.started',
       outcome: blocked ? 'blocked' : 'success',
@@ -368,12 +371,8 @@ export class ResetFlows {
     // Nothing is read before the lease: the lease is taken and the flow read in one store step
     // (an id that cannot be one gets no lease key).
     if (!/^[A-Za-z0-9_-]{10,40}$/.test(handle)) return unknownFlow();
-    const events: Parameters<Audit['record']>[0][] = [];
-    const audits: Promise<void>[] = [];
-    // Started as the step returns (or throws), so they travel with the release that follows.
-    const flush = (): void => {
-      for (const event of events.splice(0)) audits.push(this.deps.audit.record(event));
-    };
+    // Audit events start as the step returns (or throws), so they travel with the release that follows.
+    const audits = new AuditBatch(this.deps.audit);
     // A lease (see lease.ts): a step that waits (a WAIT for replicas, a slow mail server) keeps
     // the flow; a process that died mid-step frees it within LEASE_MS.
     const run = await withLeasedRecord<ResetOutcome, StoredFlow>(this.deps.store.ephemeral, this.deps.clock, stepLockKey(handle), flowKey(handle), async (hold) => {
@@ -382,16 +381,13 @@ export class ResetFlows {
       try {
         return await step(flow, {
           save: (f) => hold.putOnRelease(flowKey(f.handle), f, f.expiresAt),
-          audit: (event) => {
-            events.push(event);
-          },
+          audit: (event) => audits.record(event),
         });
       } finally {
-        flush();
+        audits.flush();
       }
     });
-    // Audit.record never rejects.
-    await Promise.all(audits);
+    await audits.settled();
     if (run.held) return run.value;
     const flow = this.matching(run.record, secret);
     if (!flow) return unknownFlow();
