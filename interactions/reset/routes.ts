@@ -68,7 +68,11 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
     }
     const signinUrl = view.returnTo ? `/auth?${new URLSearchParams(view.returnTo).toString()}` : undefined;
     const client = view.returnTo?.client_id ? await provider.Client.find(view.returnTo.client_id) : undefined;
-    return show(ctx, resetDonePage({ branding, ...(signinUrl ? { signinUrl } : {}), ...(client?.clientName ? { appName: client.clientName } : {}) }), status);
+    return show(
+      ctx,
+      resetDonePage({ branding, ...(signinUrl ? { signinUrl } : {}), ...(client?.clientName ? { appName: client.clientName } : {}), ...(view.confirmationSent !== undefined ? { confirmationSent: view.confirmationSent } : {}) }),
+      status,
+    );
   }
 
   function expiredPage(ctx: Context, id = 'reset_expired', status = 410): void {
@@ -185,6 +189,9 @@ export function resetRoutes(provider: Provider, services: Services, branding: Br
         outcome = { ok: false, status: 400, error: { id: 'reset_wrong_step' } };
     }
     if (outcome.ok) {
+      // The last step answers with its page: only this answer knows whether the confirmation
+      // mail went out (a reload, or a replay, still shows the flow as done).
+      if (outcome.view.state === 'done') return render(ctx, b, outcome.view);
       ctx.status = 303;
       return ctx.redirect('/reset/flow');
     }

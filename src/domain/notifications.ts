@@ -40,11 +40,14 @@ export class Notifications {
     await this.deliver(primary, t('mail.first_registration.subject', vars), personalText(account.name, t('mail.first_registration.body', vars)), account.id, 'first_registration');
   }
 
-  private async deliver(to: string, subject: string, text: string, accountId: string, kind: string): Promise<void> {
+  /** True when the message was handed over; a failure is logged, never thrown. */
+  private async deliver(to: string, subject: string, text: string, accountId: string, kind: string): Promise<boolean> {
     try {
       await this.sender.send({ channel: 'email', to, subject, text });
+      return true;
     } catch (err) {
       this.log.warn({ event: 'notification_failed', kind, accountId, err: (err as Error).message });
+      return false;
     }
   }
 
@@ -54,11 +57,13 @@ export class Notifications {
     return [...new Set([...account.emails.map((e) => e.address), ...methods])];
   }
 
-  async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<void> {
+  /** How many of the account's addresses the notice was handed to (the page says whether one was). */
+  async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<number> {
     const vars = this.vars(account, context);
     const subject = t('mail.password_reset.subject', vars);
     const text = personalText(account.name, t('mail.password_reset.body', vars));
-    await Promise.all(this.addressesOf(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
+    const sent = await Promise.all(this.addressesOf(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
+    return sent.filter(Boolean).length;
   }
 
   /** Other admins hear of an admin's reset: an attacker taking over an admin is everyone's business. */

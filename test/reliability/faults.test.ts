@@ -326,11 +326,19 @@ describe('delivery faults: SMTP and SMS gateway', function () {
         const code = fault.on === 'smtp' ? codeIn(await smtp.waitFor((m) => m.to.includes(address)), 8) : digitsIn((await gateway.waitFor((m) => m.to === to)).text, 6);
         const newPassword = await browser.submit(resent, '/reset/flow', { action: 'finish', code });
         assert.match(newPassword.text, /name="password"/, newPassword.text.slice(0, 500));
-        // The "your password was reset" mail fails too: the reset stands, the page says done.
-        if (fault.on === 'smtp') fault.inject(smtp, gateway, `${login}@example.com`);
+        // The "your password was reset" mail fails too (to both addresses): the reset stands, the
+        // page says done, and says the confirmation could not be sent.
+        if (fault.on === 'smtp') for (const a of [`${login}@example.com`, `${login}.reset@example.org`]) fault.inject(smtp, gateway, a);
         const done = await (fault.on === 'smtp' ? timed(fault, () => browser.submit(newPassword, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD })) : browser.submit(newPassword, '/reset/flow', { password: NEW_PASSWORD, confirm: NEW_PASSWORD }));
         assert.equal(done.status, 200, done.text.slice(0, 500));
         assertNoLeak(done, 'the done page');
+        assert.match(done.text, /Password changed/);
+        if (fault.on === 'smtp') {
+          assert.match(done.text, /We could not send the confirmation email just now; the new password is in force all the same\./);
+          assert.doesNotMatch(done.text, /We sent a confirmation/);
+        } else {
+          assert.match(done.text, /We sent a confirmation to your email\./);
+        }
         const after = await passwordState(t.services, id);
         assert.ok(after.notBefore > before.notBefore && (await t.services.hasher.verify(after.passwordHash!, NEW_PASSWORD)), 'the reset is whole');
       });

@@ -94,6 +94,7 @@ for (const backend of BACKENDS) {
       const done = await browser.submit(reused, '/reset/flow', { password: NEW, confirm: NEW });
       assert.equal(done.status, 200);
       assert.match(done.text, /Password changed/);
+      assert.match(done.text, /We sent a confirmation to your email\./);
       assert.match(done.text, /Sign in to Test App again/);
       const replay = await browser.post('/reset/flow', { csrf: /name="csrf" value="([^"]+)"/.exec(reused.text)![1]!, password: NEW, confirm: NEW });
       assert.equal(replay.status, 409, 'a replayed final step fails');

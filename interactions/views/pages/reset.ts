@@ -76,11 +76,12 @@ ${fieldError('code', f.error('code'))}
   });
 }
 
-export function resetDonePage(v: { branding: Branding; signinUrl?: string; appName?: string }): string {
+export function resetDonePage(v: { branding: Branding; signinUrl?: string; appName?: string; confirmationSent?: boolean }): string {
+  const confirmation = v.confirmationSent === true ? t('reset.done_mail_sent') : v.confirmationSent === false ? t('reset.done_mail_failed') : '';
   return layout({
     title: t('reset.done_title'),
     branding: v.branding,
-    body: html`<p class="lead" role="status">${t('reset.done_lead')}</p>
+    body: html`<p class="lead" role="status">${t('reset.done_lead')}${confirmation ? ` ${confirmation}` : ''}</p>
 ${v.signinUrl ? html`<div class="actions"><a class="button" href="${v.signinUrl}">${v.appName ? t('reset.back_to_app', { app: v.appName }) : t('reset.back_to_signin')}</a></div>` : html`<p>${t('reset.done_no_client')}</p>`}`,
   });
 }

@@ -90,6 +90,8 @@ export interface ResetView {
   proofsRequired: number;
   current?: { ref: string; kind: MethodKind; masked: string; display: StepDisplay };
   returnTo?: Record<string, string>;
+  /** Right after the new password: whether the confirmation reached at least one address (unknown later). */
+  confirmationSent?: boolean;
 }
 
 export type ResetOutcome =
@@ -353,10 +355,10 @@ export class ResetFlows {
     };
     const [, updated] = await Promise.all([this.save(flow), cleanup()]);
     unit.audit({ type: 'reset.completed', outcome: 'success', accountId: account.id, ip: ctx.ip, userAgent: ctx.userAgent, details: { proofs: flow.proofs.map((p) => p.kind).join(','), admin: updated.admin } });
-    await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
+    const told = await this.deps.notifications.passwordReset(updated, { at: this.deps.clock(), ip: ctx.ip });
     if (updated.admin && this.deps.options.notifyAdmins) await this.deps.notifications.adminReset(updated, await this.otherAdmins(updated.id), { at: this.deps.clock(), ip: ctx.ip });
     faultPoint('reset.commit.before_response');
-    return { ok: true, view: this.view(flow) };
+    return { ok: true, view: { ...this.view(flow), confirmationSent: told > 0 } };
   }
 
   // --- internals -------------------------------------------------------------------------
