@@ -29,6 +29,7 @@ export const de: Record<MessageKey, string> = {
   'password_common': 'Dieses Passwort wird zu häufig verwendet. Wählen Sie eines, das schwerer zu erraten ist.',
   'password_contains_identity': 'Das Passwort darf weder Ihren Benutzernamen noch Ihre E-Mail-Adresse enthalten.',
   'password_contains_context': 'Das Passwort darf weder den Namen dieses Dienstes noch seiner Webadresse enthalten.',
+  'password_breached': 'Dieses Passwort ist bei einem Datenleck bekannt geworden. Wählen Sie ein anderes.',
   'password_reused': 'Sie haben dieses Passwort bereits verwendet. Wählen Sie ein neues.',
   'password_mismatch': 'Die beiden Passwörter stimmen nicht überein.',
   'consent.title': 'Zugriff erlauben?',

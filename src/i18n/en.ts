@@ -23,6 +23,7 @@ export const en = {
   'password_common': 'This password is too common. Choose one that is harder to guess.',
   'password_contains_identity': 'The password may not contain your username or email.',
   'password_contains_context': 'The password may not contain the name of this service or of its web address.',
+  'password_breached': 'This password has appeared in a data breach. Choose a different one.',
   'password_reused': 'You used this password before. Choose a new one.',
   'password_mismatch': 'The two passwords do not match.',
   'consent.title': 'Allow access?',
