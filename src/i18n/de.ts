@@ -20,6 +20,7 @@ export const de: Record<MessageKey, string> = {
   'signin.missing': 'Geben Sie Ihren Benutzernamen oder Ihre E-Mail-Adresse und Ihr Passwort ein.',
   'change_password.title': 'Neues Passwort wählen',
   'change_password.lead': 'Sie haben sich mit einem vorläufigen Passwort angemeldet. Wählen Sie Ihr eigenes Passwort, um fortzufahren.',
+  'change_password.lead_breached': 'Ihr Passwort ist bei einem Datenleck bekannt geworden, andere könnten es also kennen. Wählen Sie ein neues Passwort, um fortzufahren.',
   'change_password.new': 'Neues Passwort',
   'change_password.confirm': 'Neues Passwort wiederholen',
   'change_password.hint': 'Mindestens {min} Zeichen. Lange Passphrasen sind gut; häufig verwendete Passwörter und Ihr Benutzername sind nicht erlaubt.',

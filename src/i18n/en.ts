@@ -14,6 +14,7 @@ export const en = {
   'signin.missing': 'Enter your username or email and your password.',
   'change_password.title': 'Choose a new password',
   'change_password.lead': 'You signed in with a temporary password. Choose your own password to continue.',
+  'change_password.lead_breached': 'Your password has appeared in a data breach, so others may know it. Choose a new password to continue.',
   'change_password.new': 'New password',
   'change_password.confirm': 'New password again',
   'change_password.hint': 'At least {min} characters. Long passphrases are good; common passwords and your username are not allowed.',

@@ -49,6 +49,8 @@ describe(`breached passwords are refused wherever a password is set (on ${backen
         SSPR_SCOPE: 'groups',
         SSPR_GROUPS: 'resetters',
         SSPR_METHODS: 'email,authenticator_app,recovery_codes',
+        // Admins sign in with a second factor: the sign-in tests below need both kinds.
+        TWO_FACTOR: 'admins',
         TRUST_PROXY_HOPS: '1',
         BREACHED_PASSWORDS_FILE: file,
         BREACHED_PASSWORDS_MIN_COUNT: '3',
@@ -177,6 +179,86 @@ describe(`breached passwords are refused wherever a password is set (on ${backen
     assert.equal(await t.services.accounts.changePassword(account.id, BREACHED, { signOutEverywhere: false }), 'password_breached');
     assert.equal(await t.services.accounts.changePassword(account.id, RARE, { signOutEverywhere: false }), undefined);
     assert.ok(await works('mina', RARE));
+  });
+
+  describe('at sign-in, a verified password found in the corpus must be replaced (ASVS 6.2.10)', function () {
+    const LEAD = /Your password has appeared in a data breach, so others may know it\. Choose a new password to continue\./;
+
+    /** An account whose current password is `password` (set around the rules, as an old password would be). */
+    async function withPassword(login: string, password: string, admin = false): Promise<{ id: string; totp: string }> {
+      const seeded = await seedWithMethods(t.services, login, OLD, admin);
+      const hash = await t.services.hasher.hash(password);
+      await t.services.accounts.update(seeded.id, (a) => ({ ...a, passwordHash: hash }));
+      return seeded;
+    }
+
+    const hiddenRef = (html: string): string => /name="ref" id="ref-\w+" value="([^"]+)"/.exec(html)?.[1] ?? assert.fail('no method to choose');
+
+    async function signIn(login: string, password: string) {
+      const browser = new Browser(t.url);
+      const flow = await rp.start();
+      const signin = await browser.open(flow.url.toString(), t.redirectUri);
+      const page = await browser.submit(signin, formAction(signin.text, '/password'), { identifier: login, password }, t.redirectUri);
+      return { browser, flow, page };
+    }
+
+    it('asks for a new password before finishing, refuses another breached one, then signs in; audited', async () => {
+      const { id } = await withPassword('bram', BREACHED);
+      const { browser, flow, page } = await signIn('bram', BREACHED);
+      assert.equal(page.status, 200, `${page.status} ${page.location ?? ''}`);
+      assert.match(page.text, LEAD);
+      assert.match(page.text, /autocomplete="new-password"/);
+      const signins = await events(id, 'signin.password');
+      assert.equal(signins.at(-1)?.outcome, 'success');
+      assert.equal(signins.at(-1)?.details?.breached, true, 'the sign-in event says the password is breached');
+
+      const again = await browser.submit(page, formAction(page.text, '/breached-password'), { password: BREACHED, confirm: BREACHED }, t.redirectUri);
+      assert.equal(again.status, 400);
+      assert.match(again.text, MESSAGE);
+      assert.ok(await works('bram', BREACHED), 'nothing changed');
+
+      const done = await browser.submit(again, formAction(again.text, '/breached-password'), { password: STRONG, confirm: STRONG }, t.redirectUri);
+      assert.ok(done.location?.startsWith(t.redirectUri), `${done.status} ${done.text.slice(0, 300)}`);
+      assert.equal((await rp.finish(flow, done.location!)).claims()!.sub, id);
+      assert.ok(await works('bram', STRONG));
+      assert.ok(!(await works('bram', BREACHED)), 'the breached password is gone');
+      assert.deepEqual(
+        (await events(id, 'password.changed')).map((e) => [e.outcome, e.reason ?? null, e.details?.via]).reverse(),
+        [['failure', 'password_breached', 'breached'], ['success', null, 'breached']],
+      );
+    });
+
+    it('with a second factor, the new password is asked for only after it', async () => {
+      const { id, totp } = await withPassword('ada', BREACHED, true);
+      const { browser, flow, page } = await signIn('ada', BREACHED);
+      assert.doesNotMatch(page.text, LEAD, 'not before the second factor');
+      assert.doesNotMatch(page.text, /breached-password/);
+      const refused = await browser.post(`${formAction(page.text, '/second-factor').replace('/second-factor', '/breached-password')}`, {
+        csrf: hiddenValue(page.text, 'csrf'),
+        password: STRONG,
+        confirm: STRONG,
+      });
+      assert.ok(refused.status === 303 || refused.status === 302, 'the stage that is not due cannot be submitted');
+      assert.ok(await works('ada', BREACHED), 'the breached password alone set nothing');
+
+      const proof = await browser.submit(page, formAction(page.text, '/second-factor'), { action: 'choose', ref: hiddenRef(page.text) });
+      assert.doesNotMatch(proof.text, LEAD);
+      const change = await browser.submit(proof, formAction(proof.text, '/second-factor'), { action: 'finish', code: await totpNow(totp) }, t.redirectUri);
+      assert.equal(change.status, 200, `${change.status} ${change.location ?? ''}`);
+      assert.match(change.text, LEAD);
+      const done = await browser.submit(change, formAction(change.text, '/breached-password'), { password: STRONG, confirm: STRONG }, t.redirectUri);
+      assert.ok(done.location?.startsWith(t.redirectUri), `${done.status} ${done.text.slice(0, 300)}`);
+      const claims = (await rp.finish(flow, done.location!)).claims()!;
+      assert.equal(claims.sub, id);
+      assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+    });
+
+    it('a password listed fewer times than BREACHED_PASSWORDS_MIN_COUNT signs in straight through', async () => {
+      const { id } = await withPassword('rory', RARE);
+      const { page } = await signIn('rory', RARE);
+      assert.ok(page.location?.startsWith(t.redirectUri), `${page.status} ${page.text.slice(0, 300)}`);
+      assert.equal((await events(id, 'signin.password')).at(-1)?.details?.breached, undefined);
+    });
   });
 
   it('without a breach corpus the same password passes the rules (the check is the setting\'s doing)', async () => {
