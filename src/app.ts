@@ -70,10 +70,11 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
 
   const stages = [
-    passwordStage({ accounts: services.accounts, audit: services.audit, branding, resetEnabled: config.SSPR_SCOPE !== 'none' }),
+    passwordStage({ accounts: services.accounts, audit: services.audit, branding, resetEnabled: config.SSPR_SCOPE !== 'none', log: services.log }),
     changePasswordStage({ accounts: services.accounts, notifications: services.notifications, audit: services.audit, branding, clock: services.clock }),
     bootstrapStage(services, branding),
     secondFactorStage(services, branding),
+    changePasswordStage({ accounts: services.accounts, notifications: services.notifications, audit: services.audit, branding, clock: services.clock }, 'breached'),
     registrationStage(services, branding),
   ];
   // After sign-in (existing sessions): the same registration stages, then re-confirmation.

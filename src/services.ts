@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './log.ts';
 import { loadKeyMaterial, type KeyMaterial } from './keys.ts';
 import { PasswordHasher } from './domain/password-hasher.ts';
 import { PasswordRules, contextWords } from './domain/password-rules.ts';
+import { BreachedPasswords } from './domain/breached-passwords.ts';
 import { SigninLimits } from './domain/signin-limits.ts';
 import { Hmac } from './domain/secrets.ts';
 import { Accounts } from './domain/accounts.ts';
@@ -115,7 +116,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   });
   const hasher = metrics ? measuredHasher(plainHasher, metrics.argon2Seconds) : plainHasher;
   const rules = new PasswordRules(
-    { minLength: config.PASSWORD_MIN_LENGTH, maxLength: config.PASSWORD_MAX_LENGTH, contextWords: contextWords(config.PRODUCT_NAME, config.ISSUER) },
+    {
+      minLength: config.PASSWORD_MIN_LENGTH,
+      maxLength: config.PASSWORD_MAX_LENGTH,
+      contextWords: contextWords(config.PRODUCT_NAME, config.ISSUER),
+      ...(config.BREACHED_PASSWORDS_FILE ? { breached: new BreachedPasswords(config.BREACHED_PASSWORDS_FILE, config.BREACHED_PASSWORDS_MIN_COUNT) } : {}),
+    },
     hasher,
   );
   const limits = new SigninLimits(

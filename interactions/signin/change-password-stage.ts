@@ -1,4 +1,8 @@
-/** Stage 2: a temporary password must be replaced before the sign-in finishes. */
+/**
+ * A password that must be replaced before the sign-in finishes: a temporary one (stage 2,
+ * right after the password), or one found in the breach corpus (after the second factor, so
+ * the breached password alone never sets a new one).
+ */
 import type { Accounts } from '../../src/domain/accounts.ts';
 import type { Notifications } from '../../src/domain/notifications.ts';
 import type { Audit } from '../../src/domain/audit.ts';
@@ -9,15 +13,23 @@ import { changePasswordPage } from '../views/pages/change-password.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageResult } from './stage.ts';
 
-export function changePasswordStage(deps: { accounts: Accounts; notifications: Notifications; audit: Audit; branding: Branding; clock: Clock }): Stage {
+export function changePasswordStage(
+  deps: { accounts: Accounts; notifications: Notifications; audit: Audit; branding: Branding; clock: Clock },
+  why: 'temporary' | 'breached' = 'temporary',
+): Stage {
   const rules = deps.accounts.rules;
+  const name = why === 'temporary' ? 'new-password' : 'breached-password';
   return {
-    name: 'new-password',
-    needed: (r) => !!r.account?.mustChangePassword && !r.state.passed.includes('new-password'),
+    name,
+    needed: (r) =>
+      (why === 'temporary' ? !!r.account?.mustChangePassword : !!r.state.breachedPassword) &&
+      !r.state.passed.includes('new-password') &&
+      !r.state.passed.includes('breached-password'),
     render: (r, errors) =>
       changePasswordPage({
         branding: deps.branding,
-        action: `/interaction/${r.uid}/new-password`,
+        action: `/interaction/${r.uid}/${name}`,
+        lead: t(why === 'temporary' ? 'change_password.lead' : 'change_password.lead_breached'),
         csrf: r.state.csrf,
         login: r.account?.login ?? '',
         minLength: rules.minLength,
@@ -36,12 +48,12 @@ export function changePasswordStage(deps: { accounts: Accounts; notifications: N
         accountId: account.id,
         ip: r.ip,
         ...(problem ? { reason: problem } : {}),
-        details: { via: 'temporary' },
+        details: { via: why },
       });
       if (problem) {
         return { done: false, status: 400, errors: { fields: { password: t(problem, { min: rules.minLength, max: rules.maxLength }) } } };
       }
-      r.state.passed.push('new-password');
+      r.state.passed.push(name);
       await deps.notifications.passwordChanged(account, { at: deps.clock(), ip: r.ip });
       return { done: true };
     },

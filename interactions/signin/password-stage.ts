@@ -5,6 +5,7 @@
  */
 import { lockoutEvent, type Accounts, type SigninResult, type SigninTarget } from '../../src/domain/accounts.ts';
 import type { Audit, AuditEvent } from '../../src/domain/audit.ts';
+import type { Logger } from '../../src/log.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
 import { signinPage } from '../views/pages/signin.ts';
@@ -12,13 +13,18 @@ import type { Branding } from '../views/layout.ts';
 import type { Stage, StageRequest, StageResult } from './stage.ts';
 
 /** The `signin.password` event of an attempt: the account, or a keyed hash of an unknown identifier (never the identifier). */
-function signinEvent(result: SigninResult, client: string): AuditEvent {
+function signinEvent(result: SigninResult, client: string, breached: boolean): AuditEvent {
   const type = 'signin.password';
   const about = (t: SigninTarget): Pick<AuditEvent, 'accountId' | 'details'> =>
     t.accountId ? { accountId: t.accountId, details: { client } } : { details: { client, ...(t.identifierHash ? { identifierHash: t.identifierHash } : {}) } };
   switch (result.outcome) {
     case 'ok':
-      return { type, outcome: 'success', accountId: result.account.id, details: { client, ...(result.mustChangePassword ? { mustChangePassword: true } : {}) } };
+      return {
+        type,
+        outcome: 'success',
+        accountId: result.account.id,
+        details: { client, ...(result.mustChangePassword ? { mustChangePassword: true } : {}), ...(breached ? { breached: true } : {}) },
+      };
     case 'failed':
       return { type, outcome: 'failure', reason: result.reason, ...about(result.target) };
     case 'temporary_password_expired':
@@ -30,8 +36,22 @@ function signinEvent(result: SigninResult, client: string): AuditEvent {
   }
 }
 
-export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding: Branding; resetEnabled: boolean }): Stage {
+export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding: Branding; resetEnabled: boolean; log: Logger }): Stage {
   const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
+  /**
+   * A verified password found in the breach corpus must be replaced (ASVS 6.2.10, NIST
+   * 800-63B). Only after the password verified, so a guess learns nothing. The corpus being
+   * unreadable must not stop sign-ins: that is logged, and the sign-in goes on.
+   */
+  const breached = async (result: SigninResult, password: string): Promise<boolean> => {
+    if (result.outcome !== 'ok' || result.mustChangePassword) return false;
+    try {
+      return await deps.accounts.rules.isBreached(password);
+    } catch (err) {
+      deps.log.error({ event: 'breach_check_failed', err: (err as Error).message }, 'BREACHED_PASSWORDS_FILE could not be searched');
+      return false;
+    }
+  };
   return {
     name: 'password',
     needed: (r) => !r.state.accountId,
@@ -53,7 +73,8 @@ export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding
         return { done: false, status: 400, errors: { form: t('signin.missing') } };
       }
       const result = await deps.accounts.authenticate(identifier, password, r.ip, { moreFactorsFollow: true });
-      await deps.audit.record({ ...signinEvent(result, r.clientId), ip: r.ip });
+      const isBreached = await breached(result, password);
+      await deps.audit.record({ ...signinEvent(result, r.clientId, isBreached), ip: r.ip });
       if (result.outcome === 'failed' && result.lockStarted) await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
       switch (result.outcome) {
         case 'ok':
@@ -62,6 +83,7 @@ export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding
           r.account = result.account;
           r.state.passed.push('password');
           r.state.amr = ['pwd'];
+          if (isBreached) r.state.breachedPassword = true;
           delete r.state.identifier;
           return { done: true };
         case 'failed':

@@ -27,6 +27,8 @@ export interface SigninState {
   postponed?: boolean;
   /** The second factor being proven (sealed display as for registration). */
   secondFactor?: { ref: string; pending?: PendingData; display?: SealedSecret };
+  /** The password just verified is in the breach corpus: a new one is due before the sign-in finishes. */
+  breachedPassword?: boolean;
   /** This login re-opened an existing session only for a second factor (step-up). */
   stepUp?: boolean;
   expiresAt: number;

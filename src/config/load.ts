@@ -58,7 +58,8 @@ export function parseConfig(env: Env): Config {
       (parsed as Record<string, unknown>)[name] = s.parse(raw, prior);
     } catch (e) {
       if (e instanceof InvalidValue) {
-        throw new ConfigError(`${name}=${shown(name, raw ?? '')} is invalid; allowed: ${s.allowed}`);
+        const why = e.reason ? ` (${e.reason})` : '';
+        throw new ConfigError(`${name}=${shown(name, raw ?? '')} is invalid${why}; allowed: ${s.allowed}`);
       }
       throw e;
     }

@@ -8,6 +8,7 @@ import { METHOD_KINDS, type MethodKind } from '../domain/methods/types.ts';
 import { LOCALES } from '../i18n/locales.ts';
 import { contrastWithWhite } from '../branding/colour.ts';
 import { FAULT_POINTS, type FaultPointName } from '../domain/fault-points.ts';
+import { corpusProblem } from '../domain/breached-passwords.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -25,7 +26,12 @@ export interface Setting<T> {
   parse: (raw: string | undefined, prior: Prior) => T;
 }
 
-class InvalidValue extends Error {}
+class InvalidValue extends Error {
+  /** What exactly is wrong, when more than "invalid" helps (e.g. which line of a file). */
+  constructor(readonly reason?: string) {
+    super(reason);
+  }
+}
 
 /** The earlier settings a default may depend on (typed apart from ParsedConfig to avoid a cycle). */
 export interface Prior {
@@ -512,6 +518,28 @@ export const settings = {
     defaultText: '5',
     allowed: 'integer 0–24',
     parse: int(0, 24, 5),
+  }),
+  BREACHED_PASSWORDS_FILE: setting({
+    group: 'Passwords',
+    description:
+      'Offline breach corpus new passwords are checked against (ASVS 6.2.12, NIST 800-63B): Have I Been Pwned\'s downloadable "Pwned Passwords" SHA-1 list ordered by hash (one `HASH:COUNT` line per password, CRLF or LF), as its downloader writes it. rekey never loads it: each check binary-searches the file on disk (some 25 reads of 4 KiB), and it is opened per check, so a newer download can replace it without a restart. A password found there is refused wherever one is set (reset, change, temporary password, invitation, CLI), and a sign-in whose verified password is found there must choose a new one before it finishes (after the second factor). rekey makes no outbound calls: download and refresh the file yourself. Start-up checks that the file is readable and that its first lines have the format.',
+    defaultText: '(unset: no breach check)',
+    allowed: 'path of a readable file of `HEX40:COUNT` lines (uppercase SHA-1 hex, a colon, a count) in ascending hash order',
+    parse: (raw) => {
+      const path = optionalString()(raw);
+      if (path === undefined) return undefined;
+      const problem = corpusProblem(path);
+      if (problem) throw new InvalidValue(problem);
+      return path;
+    },
+  }),
+  BREACHED_PASSWORDS_MIN_COUNT: setting({
+    group: 'Passwords',
+    description:
+      'How many times a password must appear in `BREACHED_PASSWORDS_FILE` (its count) to be refused. 1 refuses every breached password; a higher value refuses only the ones seen that often.',
+    defaultText: '1',
+    allowed: 'integer 1–1000000',
+    parse: int(1, 1_000_000, 1),
   }),
   TEMP_PASSWORD_TTL_HOURS: setting({
     group: 'Passwords',

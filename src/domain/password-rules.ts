@@ -2,7 +2,8 @@
  * Rules for a new password (NIST 800-63B): length bounds counted in characters after NFKC,
  * never truncated, no composition rules, not a common password, not containing the login or
  * the email's local part, nor a word of the service itself (its product name and host name,
- * see `contextWords`), not one of the last N passwords.
+ * see `contextWords`), not in the operator's breach corpus (when configured), not one of the
+ * last N passwords.
  */
 import { createRequire } from 'node:module';
 import { charLength, normalizePassword } from './normalize.ts';
@@ -14,6 +15,7 @@ export type PasswordProblem =
   | 'password_common'
   | 'password_contains_identity'
   | 'password_contains_context'
+  | 'password_breached'
   | 'password_reused'
   | 'password_mismatch';
 
@@ -34,6 +36,11 @@ export function commonPasswordCount(): number {
   return commonPasswords().size;
 }
 
+/** A set of compromised passwords (src/domain/breached-passwords.ts reads one from disk). */
+export interface BreachCorpus {
+  isBreached(password: string): Promise<boolean>;
+}
+
 export interface PasswordContext {
   login: string;
   emails: string[];
@@ -45,7 +52,7 @@ export class PasswordRules {
   private readonly context: string[];
 
   constructor(
-    private readonly opts: { minLength: number; maxLength: number; contextWords?: readonly string[] },
+    private readonly opts: { minLength: number; maxLength: number; contextWords?: readonly string[]; breached?: BreachCorpus },
     private readonly hasher: PasswordHasher,
   ) {
     this.context = (opts.contextWords ?? []).map((w) => w.normalize('NFKC').toLowerCase()).filter((w) => w.length >= 4);
@@ -59,7 +66,10 @@ export class PasswordRules {
     return this.opts.maxLength;
   }
 
-  /** Cheap checks first; the history check costs one argon2 verify per remembered hash. */
+  /**
+   * Cheap checks first; the breach corpus costs some 25 file reads, the history check one
+   * argon2 verify per remembered hash.
+   */
   async check(raw: string, ctx: PasswordContext): Promise<PasswordProblem | undefined> {
     const pw = normalizePassword(raw);
     const len = charLength(pw);
@@ -70,10 +80,22 @@ export class PasswordRules {
     const identities = [ctx.login, ...ctx.emails.map((e) => e.split('@')[0] ?? '')].filter((s) => s.length >= 3);
     if (identities.some((id) => lower.includes(id.toLowerCase()))) return 'password_contains_identity';
     if (this.context.some((word) => lower.includes(word))) return 'password_contains_context';
+    if (await this.isBreached(raw, pw)) return 'password_breached';
     for (const hash of ctx.history) {
       if (await this.hasher.verify(hash, pw)) return 'password_reused';
     }
     return undefined;
+  }
+
+  /**
+   * Lists hash what people typed: the password as given, and its NFKC form (the one stored)
+   * when that differs.
+   */
+  async isBreached(raw: string, normalized = normalizePassword(raw)): Promise<boolean> {
+    const corpus = this.opts.breached;
+    if (!corpus) return false;
+    if (await corpus.isBreached(normalized)) return true;
+    return normalized !== raw && corpus.isBreached(raw);
   }
 }
 

@@ -139,9 +139,10 @@ describe('starting the server', function () {
       stderr: string;
       dataDir: string;
     }
-    // The three processes run side by side (each spends seconds loading modules); each test checks one.
+    // The processes run side by side (each spends seconds loading modules); each test checks one.
     const runs = new Map<string, Promise<Refusal>>();
     let clientsFile: string;
+    let breachedFile: string;
 
     function run(extra: Record<string, string>, dataDir = tempDir()): Promise<Refusal> {
       const server = startServer(dataDir, extra);
@@ -155,6 +156,9 @@ describe('starting the server', function () {
       runs.set('port', run({ PORT: 'abc' }));
       runs.set('clients', run({ CLIENTS_FILE: clientsFile }, clientsDir));
       runs.set('production', run({ NODE_ENV: 'production', ISSUER: 'https://id.example.com' }));
+      breachedFile = join(clientsDir, 'pwned-passwords.txt');
+      writeFileSync(breachedFile, 'password:3861493\r\n123456:37359195\r\n');
+      runs.set('breached', run({ BREACHED_PASSWORDS_FILE: breachedFile }));
       // Keep an early rejection from counting as unhandled before its test awaits it.
       for (const r of runs.values()) r.catch(() => undefined);
     });
@@ -179,6 +183,12 @@ describe('starting the server', function () {
       const { line } = await refusal('clients');
       assert.ok(line.includes(`CLIENTS_FILE=${clientsFile}`), line);
       assert.ok(line.includes('0.redirect_uris'), `the line should name the bad field: ${line}`);
+    });
+
+    it('BREACHED_PASSWORDS_FILE pointing at a file that is not a SHA-1 list', async function () {
+      const { line } = await refusal('breached');
+      assert.ok(line.includes(`BREACHED_PASSWORDS_FILE="${breachedFile}" is invalid`), line);
+      assert.match(line, /line 1 is not HEX40:COUNT/);
     });
 
     it('NODE_ENV=production without keys, writing nothing into DATA_DIR', async function () {

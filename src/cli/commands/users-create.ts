@@ -29,6 +29,8 @@ function problemText(services: Services, problem: unknown): string {
       return 'it contains the login or the name part of the email address';
     case 'password_contains_context':
       return 'it contains the product name or a word of the service address (PRODUCT_NAME, ISSUER)';
+    case 'password_breached':
+      return 'it appears in the breach corpus (BREACHED_PASSWORDS_FILE)';
     default:
       return String(problem);
   }
