@@ -5,6 +5,7 @@
  */
 import { lockoutEvent, type Accounts, type SigninResult, type SigninTarget } from '../../src/domain/accounts.ts';
 import type { Audit, AuditEvent } from '../../src/domain/audit.ts';
+import type { SigninNotices } from '../../src/domain/signin-notices.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
 import { signinPage } from '../views/pages/signin.ts';
@@ -30,7 +31,7 @@ function signinEvent(result: SigninResult, client: string): AuditEvent {
   }
 }
 
-export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding: Branding; resetEnabled: boolean }): Stage {
+export function passwordStage(deps: { accounts: Accounts; audit: Audit; notices: SigninNotices; branding: Branding; resetEnabled: boolean }): Stage {
   const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
   return {
     name: 'password',
@@ -54,7 +55,11 @@ export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding
       }
       const result = await deps.accounts.authenticate(identifier, password, r.ip, { moreFactorsFollow: true });
       await deps.audit.record({ ...signinEvent(result, r.clientId), ip: r.ip });
-      if (result.outcome === 'failed' && result.lockStarted) await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
+      if (result.outcome === 'failed' && result.lockStarted) {
+        await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
+        // Sent after the answer, and only for a real account: the page and its timing stay those of an unknown name.
+        if (result.target.accountId) deps.notices.lockStarted(result.target.accountId, result.lockStarted, 'password', { ip: r.ip, client: r.clientName });
+      }
       switch (result.outcome) {
         case 'ok':
           r.state.accountId = result.account.id;

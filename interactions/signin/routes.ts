@@ -145,7 +145,8 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
       await services.audit.record({ type: 'signin.failed', outcome: 'failure', accountId: state.accountId!, ip: request.ip, reason: 'unmet_authentication_requirements', details: facts });
       return finish(ctx, details.uid, state, { error: 'unmet_authentication_requirements', error_description: 'a multi-factor sign-in was requested and cannot be met' });
     }
-    await services.accounts.signinSucceeded(state.accountId!);
+    const failuresBefore = await services.accounts.signinSucceeded(state.accountId!);
+    services.signinNotices.succeeded(state.accountId!, failuresBefore, { ip: request.ip, client: request.clientName });
     await services.audit.record({
       type: 'signin.completed',
       outcome: 'success',
