@@ -18,7 +18,7 @@ import type { MethodRecord } from '../../src/domain/methods/types.ts';
 const PASSWORD = 'quiet-lantern-crosses-the-bay';
 const WRONG = 'wrong-guess-harbour-lights';
 /** Lockout after 3 failures: a success after 2 (half of 3, rounded up) is told. */
-const ENV = { SIGNIN_LOCKOUT_THRESHOLD: '3', SIGNIN_LOCKOUT_SECONDS: '60', TWO_FACTOR: 'admins', TRUST_PROXY_HOPS: '1', DEV_OUTBOX: 'false' };
+const ENV = { SIGNIN_LOCKOUT_THRESHOLD: '3', SIGNIN_LOCKOUT_SECONDS: '60', SIGNIN_MAX_CONSECUTIVE_FAILURES: '10', TWO_FACTOR: 'admins', TRUST_PROXY_HOPS: '1', DEV_OUTBOX: 'false' };
 
 /** An account with its primary address and a second address registered as an email method. */
 async function seedTwoAddresses(t: TestApp, login: string): Promise<{ id: string; addresses: string[] }> {
@@ -100,6 +100,23 @@ for (const backend of BACKENDS) describe(`suspicious sign-in notices (ASVS 6.3.4
     const sent = await notices(id);
     assert.equal(sent.length, 2);
     assert.ok(sent.every((e) => e.outcome === 'success' && e.details?.notice === 'signin_locked' && e.details?.recipients === 2));
+  });
+
+  it('every lock up to the hard one is told once; the hard one says it lasts until an admin unlocks it or a reset', async () => {
+    const { id, addresses } = await seedTwoAddresses(t, 'hugo');
+    let failures = 0;
+    while (failures < 10) {
+      const res = await c.password('hugo', WRONG);
+      if (res.page.status === 429) now += 3_600_000;
+      else failures += 1;
+    }
+    assert.deepEqual(await t.services.accounts.lockState(id), { locked: true, hard: true });
+    assert.equal((await c.password('hugo', WRONG)).page.status, 429);
+    await t.services.signinNotices.settled();
+    const mails = to(smtp, addresses[0]!);
+    assert.deepEqual(mails.map((m) => /failed (\d+) times/.exec(m.text)?.[1]), ['3', '6', '9', '10'], 'one notice per lock');
+    assert.match(mails[3]!.text, /Sign-in to this account stays paused until an administrator unlocks it or you reset your password with "Forgot password\?"\./);
+    assert.equal(to(smtp, addresses[1]!).length, 4);
   });
 
   it('an unknown login locks at the same count with the same pages, and nobody gets anything', async () => {
