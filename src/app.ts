@@ -70,7 +70,7 @@ export async function buildApp(services: Services, extraClients: ClientEntry[] =
   const demoUsers = config.DEMO ? await seedDemoUsers(services.accounts) : [];
 
   const stages = [
-    passwordStage({ accounts: services.accounts, audit: services.audit, branding, resetEnabled: config.SSPR_SCOPE !== 'none', log: services.log }),
+    passwordStage({ accounts: services.accounts, audit: services.audit, notices: services.signinNotices, branding, resetEnabled: config.SSPR_SCOPE !== 'none', log: services.log }),
     changePasswordStage({ accounts: services.accounts, notifications: services.notifications, audit: services.audit, branding, clock: services.clock }),
     bootstrapStage(services, branding),
     secondFactorStage(services, branding),

@@ -14,6 +14,7 @@ import { SigninLimits } from './domain/signin-limits.ts';
 import { Hmac } from './domain/secrets.ts';
 import { Accounts } from './domain/accounts.ts';
 import { Notifications } from './domain/notifications.ts';
+import { SigninNotices } from './domain/signin-notices.ts';
 import type { MessageSender } from './domain/messages.ts';
 import { SsprPolicy } from './domain/policy.ts';
 import { SecretBox } from './domain/secret-box.ts';
@@ -49,6 +50,8 @@ export interface Services {
   sender: MessageSender;
   outbox?: DevOutbox;
   notifications: Notifications;
+  /** Notices of suspicious sign-in attempts, sent after the answer. */
+  signinNotices: SigninNotices;
   policy: SsprPolicy;
   box: SecretBox;
   codeDelivery: CodeDeliveryDeps;
@@ -199,6 +202,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       });
     },
   };
+  const signinNotices = new SigninNotices({ store, accounts, sender, audit, log, clock, config });
   const resetDelivery: CodeDeliveryDeps = { ...codeDelivery, sender: backgroundSender };
   const resets = new ResetFlows({
     store,
@@ -234,6 +238,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     sender,
     ...(outbox ? { outbox } : {}),
     notifications,
+    signinNotices,
     policy,
     box,
     codeDelivery,
@@ -243,6 +248,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     resets,
     devices: new RememberedDevices(accounts, hmac, clock, config.REMEMBER_DEVICE_DAYS),
     ...(metrics ? { metrics } : {}),
-    close: () => store.close(),
+    close: async () => {
+      // Notices still on their way finish before their store goes.
+      await signinNotices.settled();
+      await store.close();
+    },
   };
 }

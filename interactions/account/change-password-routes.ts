@@ -44,7 +44,7 @@ export interface ChangePasswordRoutesDeps {
 const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
 
 export function changePasswordRoutes({ provider, services, branding }: ChangePasswordRoutesDeps): Router {
-  const { accounts, audit, notifications, clock, config } = services;
+  const { accounts, audit, notifications, signinNotices, clock, config } = services;
   const rules = accounts.rules;
   const body = parseBody(config.MAX_BODY_BYTES);
   const router = new Router();
@@ -130,13 +130,19 @@ export function changePasswordRoutes({ provider, services, branding }: ChangePas
     const checked = await accounts.authenticate(account.login, current, ip);
     switch (checked.outcome) {
       case 'ok':
-        if (checked.account.id === account.id) break;
+        if (checked.account.id === account.id) {
+          signinNotices.succeeded(account.id, checked.failuresBefore ?? 0, { ip });
+          break;
+        }
         // Another account now holds this login: not this user's password.
         await audit.record({ type: 'password.changed', outcome: 'failure', ...who, reason: 'password_wrong' });
         return form(ctx, account, 400, { fields: { current: t('account.password_wrong') } });
       case 'failed':
         await audit.record({ type: 'password.changed', outcome: 'failure', ...who, reason: 'password_wrong' });
-        if (checked.lockStarted) await audit.record({ ...lockoutEvent(checked.lockStarted, checked.target, 'password'), actor: 'self', ip, userAgent: who.userAgent });
+        if (checked.lockStarted) {
+          await audit.record({ ...lockoutEvent(checked.lockStarted, checked.target, 'password'), actor: 'self', ip, userAgent: who.userAgent });
+          if (checked.target.accountId) signinNotices.lockStarted(checked.target.accountId, checked.lockStarted, 'password', { ip });
+        }
         return form(ctx, account, 400, { fields: { current: t('account.password_wrong') } });
       case 'temporary_password_expired':
         await audit.record({ type: 'password.changed', outcome: 'failure', ...who, reason: 'temporary_password_expired' });

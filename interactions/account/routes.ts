@@ -110,7 +110,7 @@ function pickQuestions(input: FormInput): Record<string, string> {
 }
 
 export function accountRoutes({ provider, services, branding }: AccountRoutesDeps): Router {
-  const { config, policy, methods, accounts, clock, box, audit, store, devices } = services;
+  const { config, policy, methods, accounts, clock, box, audit, store, devices, signinNotices } = services;
   const issuer = config.ISSUER;
   const cookieName = cookieNames(issuer);
   const proofs = new RecentProofs(store.ephemeral, clock, config.RECENT_PROOF_MINUTES * 60_000);
@@ -383,6 +383,7 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
     switch (result.outcome) {
       case 'ok':
         if (result.account.id !== r.account.id) return { status: 401, errors: { fields: { password: t('account.password_wrong') } } };
+        signinNotices.succeeded(r.account.id, result.failuresBefore ?? 0, { ip: r.ip });
         r.state.passwordAt = clock();
         delete r.state.challenge;
         await audit.record({ type: 'security_info.password', outcome: 'success', ...auditContext(r) });
@@ -390,7 +391,10 @@ export function accountRoutes({ provider, services, branding }: AccountRoutesDep
         return {};
       case 'failed':
         await audit.record({ type: 'security_info.password', outcome: 'failure', ...auditContext(r), reason: 'password_wrong' });
-        if (result.lockStarted) await audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ...auditContext(r) });
+        if (result.lockStarted) {
+          await audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ...auditContext(r) });
+          if (result.target.accountId) signinNotices.lockStarted(result.target.accountId, result.lockStarted, 'password', { ip: r.ip });
+        }
         return { status: 401, errors: { fields: { password: t('account.password_wrong') } } };
       case 'temporary_password_expired':
         await audit.record({ type: 'security_info.password', outcome: 'failure', ...auditContext(r), reason: 'temporary_expired' });

@@ -6,6 +6,7 @@
 import { lockoutEvent, type Accounts, type SigninResult, type SigninTarget } from '../../src/domain/accounts.ts';
 import type { Audit, AuditEvent } from '../../src/domain/audit.ts';
 import type { Logger } from '../../src/log.ts';
+import type { SigninNotices } from '../../src/domain/signin-notices.ts';
 import { field } from '../http/body.ts';
 import { t } from '../../src/i18n/index.ts';
 import { signinPage } from '../views/pages/signin.ts';
@@ -36,7 +37,7 @@ function signinEvent(result: SigninResult, client: string, breached: boolean): A
   }
 }
 
-export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding: Branding; resetEnabled: boolean; log: Logger }): Stage {
+export function passwordStage(deps: { accounts: Accounts; audit: Audit; notices: SigninNotices; branding: Branding; resetEnabled: boolean; log: Logger }): Stage {
   const minutes = (s: number | undefined): number => Math.max(1, Math.ceil((s ?? 60) / 60));
   /**
    * A verified password found in the breach corpus must be replaced (ASVS 6.2.10, NIST
@@ -75,7 +76,11 @@ export function passwordStage(deps: { accounts: Accounts; audit: Audit; branding
       const result = await deps.accounts.authenticate(identifier, password, r.ip, { moreFactorsFollow: true });
       const isBreached = await breached(result, password);
       await deps.audit.record({ ...signinEvent(result, r.clientId, isBreached), ip: r.ip });
-      if (result.outcome === 'failed' && result.lockStarted) await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
+      if (result.outcome === 'failed' && result.lockStarted) {
+        await deps.audit.record({ ...lockoutEvent(result.lockStarted, result.target, 'password'), ip: r.ip });
+        // Sent after the answer, and only for a real account: the page and its timing stay those of an unknown name.
+        if (result.target.accountId) deps.notices.lockStarted(result.target.accountId, result.lockStarted, 'password', { ip: r.ip, client: r.clientName });
+      }
       switch (result.outcome) {
         case 'ok':
           r.state.accountId = result.account.id;

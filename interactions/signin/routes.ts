@@ -203,8 +203,9 @@ export function signinRoutes(deps: SigninRoutesDeps): Router {
         ...(state.postponed ? { security_info: { postponed: true } } : {}),
       },
       // The account's failures are cleared in the same round trip as the result's first read;
-      // a failure of either fails the request (the browser is not sent on).
-      services.accounts.signinSucceeded(state.accountId!),
+      // a failure of either fails the request (the browser is not sent on). A sign-in after
+      // several failures is told to the account's owner (after the answer).
+      services.accounts.signinSucceeded(state.accountId!).then((failuresBefore) => services.signinNotices.succeeded(state.accountId!, failuresBefore, { ip: request.ip, client: request.clientName })),
     );
   }
 

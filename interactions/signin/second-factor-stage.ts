@@ -25,7 +25,7 @@ function toErrors(e: MethodError): FormErrors {
 }
 
 export function secondFactorStage(services: Services, branding: Branding): Stage {
-  const { policy, methods, accounts, clock, box, audit, devices, config } = services;
+  const { policy, methods, accounts, clock, box, audit, devices, config, signinNotices } = services;
   const deviceCookie = cookieNames(config.ISSUER).device;
   const action = (r: StageRequest): string => `/interaction/${r.uid}/second-factor`;
   const refOf = (m: MethodRecord, i: number): string => `f${i}`;
@@ -114,7 +114,10 @@ export function secondFactorStage(services: Services, branding: Branding): Stage
         const failure: MethodError = verified.ok ? { id: 'code_used', field: 'code' } : verified.error;
         const lockStarted = await accounts.recordSecondFactorFailure(account.id, r.ip);
         await audit.record({ type: 'second_factor.failed', outcome: 'failure', ...auditContext(r), reason: failure.id, details: { kind: record.kind } });
-        if (lockStarted) await audit.record({ ...lockoutEvent(lockStarted, { accountId: account.id }, 'second_factor'), ...auditContext(r) });
+        if (lockStarted) {
+          await audit.record({ ...lockoutEvent(lockStarted, { accountId: account.id }, 'second_factor'), ...auditContext(r) });
+          signinNotices.lockStarted(account.id, lockStarted, 'second_factor', { ip: r.ip, client: r.clientName });
+        }
         if (failure.final) delete current.pending;
         return fail(toErrors(failure));
       }

@@ -593,6 +593,14 @@ export const settings = {
     allowed: 'integer 60–86400',
     parse: int(60, 86400, 900),
   }),
+  NOTIFY_SUSPICIOUS_SIGNINS: setting({
+    group: 'Sign-in protection',
+    description:
+      'Email every registered address of an account when failed sign-ins lock it (once per lockout), when the right password is followed by failed second factors that lock it (once per lockout), and when a sign-in succeeds after at least half of `SIGNIN_LOCKOUT_THRESHOLD` (rounded up) consecutive failures (at most once an hour). Sent after the answer, in `DEFAULT_LOCALE`; identifiers that name no account get nothing (ASVS 6.3.4).',
+    defaultText: 'true',
+    allowed: 'true, false',
+    parse: bool(true),
+  }),
   SESSION_TTL_SECONDS: setting({
     group: 'Sessions and tokens',
     description: 'Lifetime of a sign-in session at rekey.',

@@ -42,7 +42,7 @@ export interface LockStarted {
 }
 
 export type SigninResult =
-  | { outcome: 'ok'; account: AccountRecord; mustChangePassword: boolean }
+  | { outcome: 'ok'; account: AccountRecord; mustChangePassword: boolean; failuresBefore?: number }
   | { outcome: 'failed'; reason: 'wrong_credentials' | 'disabled'; target: SigninTarget; lockStarted?: LockStarted }
   | { outcome: 'locked'; hard: boolean; retryAfterSeconds?: number; target: SigninTarget }
   | { outcome: 'ip_throttled'; retryAfterSeconds: number }
@@ -213,8 +213,11 @@ export class Accounts {
     }
     // When a second factor may follow, failures (of both factors) are cleared only once the
     // whole sign-in succeeds: a right password must not wipe out wrong second factors.
-    if (!options.moreFactorsFollow) await this.limits.clear(subject);
-    return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword };
+    // `failuresBefore`: the consecutive failures this success ends (only when it ends them).
+    if (options.moreFactorsFollow) return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword };
+    const failuresBefore = await this.limits.failures(subject);
+    await this.limits.clear(subject);
+    return { outcome: 'ok', account: found, mustChangePassword: found.mustChangePassword, failuresBefore };
   }
 
   /** Spends the CPU of `count` argon2 verifies, so a decoy costs what a real check costs. */
@@ -339,9 +342,11 @@ export class Accounts {
     return lockStarted(await this.limits.recordFailure(accountSubject(id), ip));
   }
 
-  /** A sign-in that passed every factor: consecutive failures start again from zero. */
-  async signinSucceeded(id: string): Promise<void> {
-    await this.limits.clear(accountSubject(id));
+  /** A sign-in that passed every factor: consecutive failures start again from zero. Returns how many there were. */
+  /** Clears the account's failures and says how many there were (sent together: the read goes first on the wire). */
+  async signinSucceeded(id: string): Promise<number> {
+    const [before] = await Promise.all([this.limits.failures(accountSubject(id)), this.limits.clear(accountSubject(id))]);
+    return before;
   }
 
   async unlock(id: string): Promise<void> {

@@ -18,6 +18,12 @@ export function personalText(name: string, body: string): string {
   return `${t('mail.greeting', { name })}\n\n${body}`;
 }
 
+/** Every registered address of an account (its emails and email methods), each once. */
+export function registeredAddresses(account: Pick<AccountRecord, 'emails' | 'methods'>): string[] {
+  const methods = (account.methods as { kind?: string; address?: string }[]).filter((m) => m.kind === 'email' && m.address).map((m) => m.address!);
+  return [...new Set([...account.emails.map((e) => e.address), ...methods])];
+}
+
 export class Notifications {
   constructor(
     private readonly sender: MessageSender,
@@ -51,18 +57,12 @@ export class Notifications {
     }
   }
 
-  /** Every registered address (account emails and email methods), each once. */
-  private addressesOf(account: AccountRecord): string[] {
-    const methods = (account.methods as { kind?: string; address?: string }[]).filter((m) => m.kind === 'email' && m.address).map((m) => m.address!);
-    return [...new Set([...account.emails.map((e) => e.address), ...methods])];
-  }
-
   /** How many of the account's addresses the notice was handed to (the page says whether one was). */
   async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<number> {
     const vars = this.vars(account, context);
     const subject = t('mail.password_reset.subject', vars);
     const text = personalText(account.name, t('mail.password_reset.body', vars));
-    const sent = await Promise.all(this.addressesOf(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
+    const sent = await Promise.all(registeredAddresses(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
     return sent.filter(Boolean).length;
   }
 
