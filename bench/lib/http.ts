@@ -49,7 +49,23 @@ export class CookieJar {
   }
 }
 
-export function send(url: string, options: RequestOptions = {}): Promise<Reply> {
+/** Called around every request (development aids attribute server CPU to requests with it). */
+export type RequestObserver = (phase: 'before' | 'after', method: string, url: string) => void;
+let observer: RequestObserver | undefined;
+export function observeRequests(o: RequestObserver | undefined): void {
+  observer = o;
+}
+
+export async function send(url: string, options: RequestOptions = {}): Promise<Reply> {
+  if (!observer) return sendRaw(url, options);
+  const method = options.method ?? (options.form || options.json !== undefined ? 'POST' : 'GET');
+  observer('before', method, url);
+  const reply = await sendRaw(url, options);
+  observer('after', method, url);
+  return reply;
+}
+
+function sendRaw(url: string, options: RequestOptions): Promise<Reply> {
   const u = new URL(url);
   let body: string | undefined;
   const headers: Record<string, string> = { ...options.headers };
