@@ -138,7 +138,7 @@ function readFields<S extends Record<string, FieldSpec>>(ctx: Context, spec: S):
     const value = Object.prototype.hasOwnProperty.call(body, name) ? body[name] : undefined;
     if (s.type === 'strings') {
       if (value === undefined) continue;
-      const expected = `an array of at most ${s.maxItems} strings of at most ${s.maxLength} characters`;
+      const expected = t('api.expected_strings', { items: s.maxItems, length: s.maxLength });
       if (!Array.isArray(value) || value.length > s.maxItems || !value.every((v) => typeof v === 'string' && v.length <= s.maxLength)) {
         throw new ApiProblem('field_invalid', 400, { field: name, expected }, name);
       }
@@ -149,7 +149,11 @@ function readFields<S extends Record<string, FieldSpec>>(ctx: Context, spec: S):
       if (s.required) throw new ApiProblem('field_missing', 400, { field: name }, name);
       continue;
     }
-    const expected = s.enum ? `one of ${s.enum.map((e) => `"${e}"`).join(', ')}` : `a string of at most ${s.maxLength ?? 'any number of'} characters`;
+    const expected = s.enum
+      ? t('api.expected_one_of', { values: s.enum.map((e) => `"${e}"`).join(', ') })
+      : s.maxLength !== undefined
+        ? t('api.expected_string', { length: s.maxLength })
+        : t('api.expected_any_string');
     if (typeof value !== 'string' || (s.maxLength !== undefined && value.length > s.maxLength) || (s.enum && !s.enum.includes(value))) {
       throw new ApiProblem('field_invalid', 400, { field: name, expected }, name);
     }

@@ -117,6 +117,12 @@ describe('the language of pages and emails', function () {
     assert.equal(api.status, 400);
     assert.equal(json.error, 'body_invalid');
     assert.equal(json.message, de['api.body_invalid']);
+    // A field of the wrong shape: the whole message in German, what is expected included.
+    const field = await fetch(`${t1.url}/api/v1/resets`, { method: 'POST', headers: { 'Accept-Language': 'de', 'Content-Type': 'application/json' }, body: JSON.stringify({ identifier: 42 }) });
+    const fj = (await field.json()) as { error: string; message: string };
+    assert.equal(field.status, 400);
+    assert.equal(fj.error, 'field_invalid');
+    assert.equal(fj.message, 'Das Feld „identifier“ ist ungültig; erwartet: eine Zeichenkette mit höchstens 320 Zeichen.');
   });
 
   it('a reset in German sends the code and the notice in German, with German dates', async () => {
