@@ -9,19 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import { settings } from '../../src/config/schema.ts';
-import { ConfigError } from '../../src/errors.ts';
 import { writeCorpus } from '../support/breach-corpus.ts';
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    assert.doesNotMatch(e.message, /\n/, 'a config error is one line');
-    return e.message;
-  }
-  assert.fail('expected a ConfigError, but nothing was thrown');
-}
+import { configError } from '../support/config-error.ts';
 
 describe('BREACHED_PASSWORDS_FILE', function () {
   let dir: string;

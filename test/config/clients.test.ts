@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClientsFile, parseClients, registry } from '../../src/provider/clients.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configError } from '../support/config-error.ts';
 
 const SECRET = 'portal-secret-0123456789-abcdefghijkl';
 
@@ -27,17 +27,6 @@ const spa = {
   redirect_uris: ['https://wiki.example.com/cb', 'http://localhost:5173/cb'],
   grant_types: ['authorization_code'],
 };
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    assert.doesNotMatch(e.message, /\n/, 'one line');
-    return e.message;
-  }
-  assert.fail('expected a ConfigError, but nothing was thrown');
-}
 
 describe('CLIENTS_FILE', function () {
   let dir: string;

@@ -11,22 +11,10 @@ import { parseConfig, readEnvironment } from '../../src/config/load.ts';
 import { settings, type Env, type SettingName } from '../../src/config/schema.ts';
 import { configurationReference } from '../../src/config/reference.ts';
 import { generateSigningKey, parseJwks, type Jwk } from '../../src/keys.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configError } from '../support/config-error.ts';
 
 const KEY_A = 'a'.repeat(32);
 const KEY_B = 'b'.repeat(40);
-
-/** The message of the ConfigError `fn` throws (fails when it throws nothing or something else). */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    assert.doesNotMatch(e.message, /\n/, 'a config error is one line');
-    return e.message;
-  }
-  assert.fail('expected a ConfigError, but nothing was thrown');
-}
 
 function includesAll(message: string, ...parts: string[]): void {
   for (const part of parts) assert.ok(message.includes(part), `expected ${JSON.stringify(message)} to include ${JSON.stringify(part)}`);

@@ -11,7 +11,7 @@ import { parseConfig, readEnvironment, type Config } from '../../src/config/load
 import { METHOD_KINDS, settings, type Env, type MethodKind, type SettingName } from '../../src/config/schema.ts';
 import { configurationReference } from '../../src/config/reference.ts';
 import { generateSigningKey } from '../../src/keys.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configError } from '../support/config-error.ts';
 
 const KEY_A = 'a'.repeat(32);
 const KEY_B = 'b'.repeat(40);
@@ -19,18 +19,6 @@ const TOTP_KEY = 't'.repeat(32);
 const SID = `AC${'0123456789abcdef'.repeat(2)}`;
 const TOKEN = 'twilio-auth-token-0123456789abcdef';
 const WEBHOOK_SECRET = 'w'.repeat(32);
-
-/** The message of the ConfigError `fn` throws (fails when it throws nothing or something else). */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    assert.doesNotMatch(e.message, /\n/, 'a config error is one line');
-    return e.message;
-  }
-  assert.fail('expected a ConfigError, but nothing was thrown');
-}
 
 function includesAll(message: string, ...parts: string[]): void {
   for (const part of parts) assert.ok(message.includes(part), `expected ${JSON.stringify(message)} to include ${JSON.stringify(part)}`);

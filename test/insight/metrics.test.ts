@@ -16,7 +16,7 @@ import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-se
 import { seedWithMethods } from '../support/seed.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { generateSigningKey } from '../../src/keys.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { configError } from '../support/config-error.ts';
 
 const TOKEN = 'metrics-token-0123456789-abcdefghijklmnop';
 const PASSWORD = 'amber-willow-drifts-slowly';
@@ -66,16 +66,6 @@ async function scrape(t: TestApp): Promise<Sample[]> {
   const res = await request(t.url).get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
   assert.equal(res.status, 200, res.text);
   return parseExposition(res.text).samples;
-}
-
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('expected a ConfigError');
 }
 
 describe('Prometheus metrics', function () {

@@ -13,7 +13,7 @@ import { codeIn, startSmtpServer, type TestSmtpServer } from '../support/smtp-se
 import type { MethodContext, MethodRecord, RecoveryCodesMethod } from '../../src/domain/methods/types.ts';
 import type { AccountRecord } from '../../src/store/types.ts';
 import { securityInfoClient } from '../support/security-info-client.ts';
-import { startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
+import { backchannelClient, startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
 
 const PASSWORD = 'copper-meadow-sings-softly';
 const MINUTE = 60_000;
@@ -36,19 +36,7 @@ for (const backend of BACKENDS) describe(`My security info at /account/security 
       { SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SSPR_METHODS_REQUIRED: '1', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' },
       { clock },
       backend,
-      (url) => [
-        {
-          client_id: 'bcl-rp',
-          client_secret: BCL_SECRET,
-          public: false,
-          name: 'Back-channel App',
-          redirect_uris: [`${url}/test-rp/callback`],
-          first_party: true,
-          post_logout_redirect_uris: [],
-          backchannel_logout_uri: receiver.url,
-          grant_types: ['authorization_code', 'refresh_token'],
-        },
-      ],
+      (url) => [backchannelClient(url, { id: 'bcl-rp', secret: BCL_SECRET, name: 'Back-channel App', logoutUri: receiver.url })],
     );
     rp = await RelyingParty.discover(t.url, t.redirectUri);
     bcl = await RelyingParty.discover(t.url, t.redirectUri, 'bcl-rp', BCL_SECRET);

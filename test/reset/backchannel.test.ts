@@ -15,7 +15,7 @@ import { RelyingParty } from '../support/rp.ts';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp-server.ts';
 import type { ClientEntry } from '../../src/provider/clients.ts';
 import { seedWithMethods } from '../support/seed.ts';
-import { startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
+import { backchannelClient, startReceiver, type Receiver } from '../support/backchannel-receiver.ts';
 
 const OLD = 'copper-finch-sings-early';
 const NEW = 'violet-harbour-kites-drift';
@@ -39,28 +39,8 @@ for (const backend of BACKENDS) {
       receiver = await startReceiver(200);
       down = await startReceiver(503);
       const extra = (url: string): ClientEntry[] => [
-        {
-          client_id: 'bcl-rp',
-          client_secret: BCL_SECRET,
-          public: false,
-          name: 'Back-channel App',
-          redirect_uris: [`${url}/test-rp/callback`],
-          first_party: true,
-          post_logout_redirect_uris: [],
-          backchannel_logout_uri: receiver.url,
-          grant_types: ['authorization_code', 'refresh_token'],
-        },
-        {
-          client_id: 'down-rp',
-          client_secret: DOWN_SECRET,
-          public: false,
-          name: 'Broken App',
-          redirect_uris: [`${url}/test-rp/callback`],
-          first_party: true,
-          post_logout_redirect_uris: [],
-          backchannel_logout_uri: down.url,
-          grant_types: ['authorization_code', 'refresh_token'],
-        },
+        backchannelClient(url, { id: 'bcl-rp', secret: BCL_SECRET, name: 'Back-channel App', logoutUri: receiver.url }),
+        backchannelClient(url, { id: 'down-rp', secret: DOWN_SECRET, name: 'Broken App', logoutUri: down.url }),
       ];
       t = await startTestApp(
         { SSPR_SCOPE: 'all', SSPR_METHODS: 'email,authenticator_app,recovery_codes', SMTP_URL: smtp.url, DEV_OUTBOX: 'false' },

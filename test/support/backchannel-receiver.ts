@@ -1,6 +1,22 @@
 /** A relying party's back-channel logout endpoint (a real HTTP server) for tests. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ClientEntry } from '../../src/provider/clients.ts';
+
+/** A confidential first-party client of the test RP's callback that wants back-channel logout at `logoutUri`. */
+export function backchannelClient(url: string, o: { id: string; secret: string; name: string; logoutUri: string }): ClientEntry {
+  return {
+    client_id: o.id,
+    client_secret: o.secret,
+    public: false,
+    name: o.name,
+    redirect_uris: [`${url}/test-rp/callback`],
+    first_party: true,
+    post_logout_redirect_uris: [],
+    backchannel_logout_uri: o.logoutUri,
+    grant_types: ['authorization_code', 'refresh_token'],
+  };
+}
 
 /** A relying party's back-channel logout endpoint: records every POST body, answers `status`. */
 export interface Receiver {
