@@ -13,12 +13,18 @@ import { changePasswordPage } from '../views/pages/change-password.ts';
 import type { Branding } from '../views/layout.ts';
 import type { Stage, StageResult } from './stage.ts';
 
+/** The stage's URL segment for each reason a new password is due (one form, two stages). */
+const STAGE_NAMES = {
+  temporary: 'new-password',
+  breached: 'breached-password',
+} as const;
+
 export function changePasswordStage(
   deps: { accounts: Accounts; notifications: Notifications; audit: Audit; branding: Branding; clock: Clock },
   why: 'temporary' | 'breached' = 'temporary',
 ): Stage {
   const rules = deps.accounts.rules;
-  const name = why === 'temporary' ? 'new-password' : 'breached-password';
+  const name = STAGE_NAMES[why];
   return {
     name,
     needed: (r) =>

@@ -14,7 +14,8 @@
  *   another browser never becomes the victim's session.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
@@ -27,8 +28,11 @@ import { ROOT } from '../support/cli.ts';
 import { Invitations } from '../../src/domain/invitations.ts';
 import { PASSWORD, auditOf, factorRef, resetRef, seedAccount, startResetPage, type Seeded } from './helpers.ts';
 import { rawRequest } from './hostile.ts';
+import { entryFor, writeCorpus } from '../support/breach-corpus.ts';
 
 const EVIL = 'evil.example';
+/** In the test's breach corpus: signing in with it asks for a new password. */
+const BREACHED_PASSWORD = 'summer-sunshine-breached-2024';
 
 /** Other-origin targets in the shapes browsers and URL parsers disagree about. */
 function hostileTargets(origin: string): string[] {
@@ -86,7 +90,10 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
 
   before(async () => {
     smtp = await startSmtpServer();
+    const corpus = join(mkdtempSync(join(tmpdir(), 'rekey-breach-')), 'pwned.txt');
+    writeCorpus(corpus, [entryFor(BREACHED_PASSWORD, 3)], { filler: 50 });
     t = await startTestApp({
+      BREACHED_PASSWORDS_FILE: corpus,
       SSPR_SCOPE: 'all',
       SSPR_METHODS: 'email,authenticator_app,recovery_codes',
       SSPR_METHODS_REQUIRED: '1',
@@ -344,14 +351,18 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
           const key = m[1]!.split('.')[1]!;
           out.add(`account ${new RegExp(`${key}: '([^']+)'`).exec(paths)![1]}`);
         }
-        for (const m of src.matchAll(/^\s+name: '([a-z-]+)',$/gm)) if (file.includes('/signin/') && file.endsWith('-stage.ts')) out.add(`stage ${m[1]}`);
+        if (file.includes('/signin/') && file.endsWith('-stage.ts')) {
+          for (const m of src.matchAll(/^\s+name: '([a-z-]+)',$/gm)) out.add(`stage ${m[1]}`);
+          // A stage module that makes several stages lists their names in STAGE_NAMES.
+          for (const m of /STAGE_NAMES = \{([^}]*)\}/.exec(src)?.[1]?.matchAll(/'([a-z-]+)'/g) ?? []) out.add(`stage ${m[1]}`);
+        }
       }
       return [...out].sort();
     }
 
     const covered: Record<string, string[]> = {
       'signin/routes.ts': ["'/consent'", "'/abort'", "'/:stage'"],
-      stage: ['password', 'new-password', 'bootstrap', 'second-factor', 'register', 'reconfirm'],
+      stage: ['password', 'new-password', 'breached-password', 'bootstrap', 'second-factor', 'register', 'reconfirm'],
       'reset/routes.ts': ["'/reset'", "'/reset/continue'", "'/reset/flow'"],
       'invite/routes.ts': ["'/invite'"],
       'admin/routes.ts': ['ADMIN_PATHS.logout'],
@@ -400,6 +411,14 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
       const tempA = await interaction('csrf-temp-a', temporary['csrf-temp-a']);
       const tempB = await interaction('csrf-temp-b', temporary['csrf-temp-b']);
       add('stage new-password', tempA, tempB, 'new-password', { password: 'a-brand-new-passphrase', confirm: 'a-brand-new-passphrase' });
+      // A password found in the breach corpus must be replaced at sign-in: its own stage and form.
+      for (const login of ['csrf-breach-a', 'csrf-breach-b']) {
+        const { account } = await t.services.accounts.create({ login, email: `${login}@example.com`, password: PASSWORD });
+        const passwordHash = await t.services.hasher.hash(BREACHED_PASSWORD);
+        await t.services.accounts.update(account.id, (a) => ({ ...a, passwordHash, methods: [{ id: `e-${login}`, kind: 'email', address: `${login}@example.org`, registeredAt: Date.now(), confirmedAt: Date.now() }], bootstrapProvenAt: Date.now() }));
+        if (login.endsWith('a')) victims.push({ id: account.id, login });
+      }
+      add('stage breached-password', await interaction('csrf-breach-a', BREACHED_PASSWORD), await interaction('csrf-breach-b', BREACHED_PASSWORD), 'breached-password', { password: 'a-brand-new-passphrase', confirm: 'a-brand-new-passphrase' });
       const bootA = await t.services.accounts.create({ login: 'csrf-boot-a', email: 'csrf-boot-a@example.com', password: PASSWORD });
       await t.services.accounts.create({ login: 'csrf-boot-b', email: 'csrf-boot-b@example.com', password: PASSWORD });
       victims.push({ id: bootA.account.id, login: 'csrf-boot-a' });
@@ -516,6 +535,7 @@ describe('hostile input: open redirects, forged Host and X-Forwarded-*, CSRF, se
     for (const name of [
       'stage password',
       'stage new-password',
+      'stage breached-password',
       'stage bootstrap',
       'stage second-factor',
       'stage register',
