@@ -49,6 +49,8 @@ describe('report: registration coverage and activity of a known population (sqli
         return { ...base, kind, answers: [] };
       case 'recovery_codes':
         return { ...base, kind, codes: [{ hash: 'x' }] };
+      case 'security_key':
+        return { ...base, kind, credentialId: 'AAAA', publicKey: 'AAAA', counter: 0, label: 'Key' };
     }
   }
 
