@@ -180,6 +180,7 @@ describe('report: registration coverage and activity of a known population (sqli
         { kind: 'authenticator_app', enabled: true, users: 1, percent: 14.3 },
         { kind: 'security_questions', enabled: true, users: 1, percent: 14.3 },
         { kind: 'recovery_codes', enabled: true, users: 2, percent: 28.6 },
+        { kind: 'security_key', enabled: false, users: 0, percent: 0 },
       ],
     },
     resets: {
@@ -206,6 +207,7 @@ describe('report: registration coverage and activity of a known population (sqli
         { kind: 'authenticator_app', proofsSucceeded: 1, proofsFailed: 1, completedResets: 1 },
         { kind: 'security_questions', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
         { kind: 'recovery_codes', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
+        { kind: 'security_key', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
       ],
     },
     signins: {
