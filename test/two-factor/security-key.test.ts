@@ -177,6 +177,7 @@ for (const backend of BACKENDS) {
       // Pages.
       const browser = new Browser(t.url);
       const choose = await startResetPage(browser, 'sk-reset');
+      assert.doesNotMatch(choose.text, /Blue key/, 'the key\'s own name is not shown before a proof');
       const prove = await browser.submit(choose, '/reset/flow', { action: 'choose', ref: resetRef(choose.text, 'Security key') });
       const { mode, options } = webauthnOptionsIn(prove.text);
       assert.equal(mode, 'get');
@@ -207,6 +208,24 @@ for (const backend of BACKENDS) {
       const proven = await api.agent.post(`/api/v1/resets/${flow}/prove`).set(auth).send({ credential: key.assert(rechosen.body.current.webauthn, { counter: 22 }) });
       assert.equal(proven.status, 200, proven.text);
       assert.equal(proven.body.state, 'new_password');
+    });
+
+    it('a reset for an unknown identifier may offer a decoy security key that asks for a signature like a real one and never verifies', async () => {
+      let found: { browser: Browser; page: Page } | undefined;
+      for (let i = 0; i < 30 && !found; i += 1) {
+        const browser = new Browser(t.url);
+        const page = await startResetPage(browser, `nobody-${i}@example.com`);
+        if (/<label[^>]*>Security key/.test(page.text)) found = { browser, page };
+      }
+      assert.ok(found, 'some decoys offer a security key');
+      const prove = await found.browser.submit(found.page, '/reset/flow', { action: 'choose', ref: resetRef(found.page.text, 'Security key') });
+      const { mode, options } = webauthnOptionsIn(prove.text);
+      assert.equal(mode, 'get');
+      assert.equal(options.rpId, '127.0.0.1');
+      assert.equal(options.allowCredentials.length, 1);
+      const refused = await found.browser.submit(prove, '/reset/flow', { action: 'finish', credential: new SoftwareAuthenticator(t.url).assert(options) });
+      assert.equal(refused.status, 400);
+      assert.match(refused.text, /The security key could not be verified/);
     });
 
     it('removes the security key in My security info after a proof with it, and adds another with "Add a method"; audited', async () => {

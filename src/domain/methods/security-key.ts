@@ -69,6 +69,8 @@ export function securityKeyMethod(deps: SecurityKeyDeps): Method<SecurityKeyMeth
     strong: true,
     amr: 'hwk',
     mask: (record) => record.label,
+    // The name is the user's own words: not for someone who only knows the username (and decoys could not copy it).
+    maskBeforeProof: () => t('method.security_key'),
     destination: () => undefined,
 
     async startRegistration(ctx) {

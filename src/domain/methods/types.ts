@@ -155,6 +155,11 @@ export interface Method<R extends MethodRecord = MethodRecord> {
   readonly amr: string;
   /** e.g. `a•••@e•••.com`, `+48 ••• ••• •12`. */
   mask(record: R): string;
+  /**
+   * What a reset shows before any proof, to whoever typed the identifier, when it must say less
+   * than `mask` (a security key's user-given name); `mask` otherwise.
+   */
+  maskBeforeProof?(record: R): string;
   /** The thing a proof reaches (address, number), for "two proofs, two destinations"; undefined for app/questions/codes. */
   destination(record: R): string | undefined;
 
