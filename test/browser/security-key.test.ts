@@ -72,4 +72,24 @@ describe('browser: security key (WebAuthn)', function () {
     const after = methodsOf((await t.services.accounts.get(account.id))!).find((m) => m.kind === 'security_key');
     assert.ok(after?.lastUsedAt, 'the use is recorded');
   });
+
+  it('JavaScript disabled: the security key page says it needs JavaScript, shows no button, and "Choose another method" offers the others', async () => {
+    const login = 'noah-nojs';
+    const { account } = await t.services.accounts.create({ login, email: `${login}@example.com`, name: 'Noah NoJS', password: PASSWORD });
+    await t.services.accounts.update(account.id, (a) => ({ ...a, methods: [], bootstrapProvenAt: t.services.clock() }));
+    const j = new Journey('security-key-no-js');
+    const page = await chrome.newUser('desktop', { javaScriptEnabled: false });
+    await openDemoSignIn(j, page, t.url);
+    await submitPassword(page, login, PASSWORD);
+    await j.visit(page, 'register-choose', 'Set up account recovery');
+    await page.getByRole('radio', { name: /Security key/ }).check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await j.visit(page, 'register-security-key', 'Security key');
+    // Shown as <noscript> content (Playwright's text locators skip <noscript>; the screenshot shows it).
+    assert.match(await page.content(), /<noscript><p class="alert" role="note">A security key needs JavaScript, which is off in this browser\. Go back and choose another method\.<\/p><\/noscript>/);
+    assert.equal(await page.getByRole('button', { name: 'Register security key' }).count(), 0, 'no button that could do nothing');
+    await page.getByRole('button', { name: 'Choose another method' }).click();
+    await j.visit(page, 'register-choose-again', 'Set up account recovery');
+    assert.ok(await page.getByRole('radio', { name: /Authenticator app/ }).isVisible(), 'the other methods are offered');
+  });
 });
