@@ -185,6 +185,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       questionsToRegister: config.SSPR_QUESTIONS_REGISTER,
       questionsToAnswer: config.SSPR_QUESTIONS_ANSWER,
       totpDriftSteps: config.TOTP_DRIFT_STEPS,
+      issuer: config.ISSUER,
   };
   const methods = buildMethods(methodDeps, config.SSPR_METHODS);
   const accessPasses = new AccessPasses(store, hmac, clock);

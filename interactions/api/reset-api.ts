@@ -6,7 +6,7 @@
  *   POST /api/v1/resets                      { identifier }        → 201 flow, secret, view
  *   GET  /api/v1/resets/{flow}                                     → 200 view
  *   POST /api/v1/resets/{flow}/choose        { ref, channel? }     → 200 view (state prove)
- *   POST /api/v1/resets/{flow}/prove         { code?, answers? }   → 200 view
+ *   POST /api/v1/resets/{flow}/prove         { code?, answers?, credential? } → 200 view
  *   POST /api/v1/resets/{flow}/back                                → 200 view (state choose)
  *   POST /api/v1/resets/{flow}/password      { password, confirm } → 200 view (state done)
  *
@@ -35,7 +35,7 @@ export const API_BASE = '/api/v1';
 export const FALLBACK_ROUTE = 'reset-api-fallback';
 
 /** Field limits, mirrored in docs/openapi.json. */
-export const LIMITS = { identifier: 320, ref: 40, code: 1024, answer: 1024, answers: 20 } as const;
+export const LIMITS = { identifier: 320, ref: 40, code: 1024, answer: 1024, answers: 20, credential: 8192 } as const;
 
 /**
  * Texts of the API's error ids: the domain's (code_wrong, reset_expired, …) by their own key,
@@ -182,6 +182,8 @@ export function viewJson(view: ResetView) {
             masked: current.masked,
             ...(current.display.sentTo ? { sent_to: current.display.sentTo } : {}),
             ...(current.display.questions ? { questions: current.display.questions.map((q) => ({ id: q.id, text: q.text })) } : {}),
+            // Security key: the WebAuthn request options for navigator.credentials.get (a challenge, not a secret).
+            ...(current.display.webauthn ? { webauthn: current.display.webauthn.options } : {}),
           },
         }
       : {}),
@@ -290,14 +292,16 @@ export function resetApiRoutes(services: Services): Router {
 
   router.post('reset-prove', `${API_BASE}/resets/:flow/prove`, apiResponse, body, async (ctx) => {
     const { handle, secret } = credentials(ctx);
-    const { code, answers } = await stepFields(ctx, () =>
+    const { code, answers, credential } = await stepFields(ctx, () =>
       readFields(ctx, {
         code: { type: 'string', maxLength: LIMITS.code },
         answers: { type: 'strings', maxItems: LIMITS.answers, maxLength: LIMITS.answer },
+        credential: { type: 'string', maxLength: LIMITS.credential },
       }),
     );
     const input: Record<string, string> = {};
     if (code !== undefined) input.code = code;
+    if (credential !== undefined) input.credential = credential;
     (answers ?? []).forEach((a, i) => {
       input[`answer_${i + 1}`] = a;
     });

@@ -33,13 +33,16 @@ export function field(ctx: Context, name: string, maxLength = 1024): string | un
   return v;
 }
 
+/** A WebAuthn response (security key) as JSON: longer than any typed field. */
+export const CREDENTIAL_MAX = 8192;
+
 /** Every flat string field of the body (bounded), for method forms with variable fields. */
 export function formFields(ctx: Context, maxLength = 1024): Record<string, string> {
   const body = (ctx.request as unknown as { body?: unknown }).body;
   const out: Record<string, string> = {};
   if (!body || typeof body !== 'object') return out;
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof v === 'string' && v.length <= maxLength && /^[a-z_0-9]{1,40}$/.test(k)) out[k] = v;
+    if (typeof v === 'string' && v.length <= (k === 'credential' ? CREDENTIAL_MAX : maxLength) && /^[a-z_0-9]{1,40}$/.test(k)) out[k] = v;
   }
   return out;
 }

@@ -1,4 +1,4 @@
-/** Our own CSS, theme and logo: no third-party resources on any page. */
+/** Our own CSS, theme, logo and the security key script: no third-party resources on any page. */
 import Router from '@koa/router';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -7,6 +7,8 @@ import type { BrandAsset, BrandKit } from '../views/branding.ts';
 const STATIC: Record<string, { file: URL; type: string }> = {
   'rekey.css': { file: new URL('../assets/rekey.css', import.meta.url), type: 'text/css; charset=utf-8' },
   'admin.css': { file: new URL('../assets/admin.css', import.meta.url), type: 'text/css; charset=utf-8' },
+  // The one script: security key pages (WebAuthn needs the browser's API).
+  'webauthn.js': { file: new URL('../assets/webauthn.js', import.meta.url), type: 'text/javascript; charset=utf-8' },
 };
 
 export function assetRoutes(kit: Pick<BrandKit, 'theme' | 'logo'>): Router {

@@ -86,6 +86,7 @@ function checkCombinations(c: ParsedConfig): void {
   }
   checkPolicy(c);
   checkGateway(c);
+  checkSecurityKey(c);
   if (c.NODE_ENV !== 'production') return;
   const refuse = (what: string): never => {
     throw new ConfigError(`NODE_ENV=production refuses to start: ${what}`);
@@ -155,6 +156,18 @@ function checkPolicy(c: ParsedConfig): void {
   if (c.SSPR_SCOPE !== 'groups' && c.SSPR_GROUPS) {
     throw new ConfigError(
       `SSPR_GROUPS is set but SSPR_SCOPE=${c.SSPR_SCOPE}; set SSPR_SCOPE=groups to use the groups, or unset SSPR_GROUPS`,
+    );
+  }
+}
+
+/** WebAuthn works only in a secure context: https, or http on the local machine. */
+function checkSecurityKey(c: ParsedConfig): void {
+  if (!c.SSPR_METHODS.includes('security_key')) return;
+  const url = new URL(c.ISSUER);
+  const local = url.hostname === 'localhost' || url.hostname.endsWith('.localhost') || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !local) {
+    throw new ConfigError(
+      `SSPR_METHODS=${c.SSPR_METHODS.join(',')} enables security_key but ISSUER=${c.ISSUER} is not https; browsers offer security keys (WebAuthn) only to https sites and to http://localhost: use an https ISSUER, or remove security_key from SSPR_METHODS`,
     );
   }
 }

@@ -480,8 +480,8 @@ export const settings = {
     group: 'Two-factor sign-in',
     description:
       'Registered methods that count as a second factor. Default: the strong ones. Email can be added; security questions never count (they are something you know, like the password). Each must be in SSPR_METHODS.',
-    defaultText: 'the strong methods enabled in SSPR_METHODS (phones, authenticator app, recovery codes)',
-    allowed: 'comma-separated, no repeats: email, mobile_phone, office_phone, authenticator_app, recovery_codes',
+    defaultText: 'the strong methods enabled in SSPR_METHODS (phones, authenticator app, recovery codes, security key)',
+    allowed: 'comma-separated, no repeats: email, mobile_phone, office_phone, authenticator_app, recovery_codes, security_key',
     parse: (raw): MethodKind[] | undefined => {
       if (raw === undefined || raw.trim() === '') return undefined;
       const kinds = methodList([])(raw);
@@ -668,7 +668,7 @@ export const settings = {
   SSPR_METHODS: setting({
     group: 'Self-service password reset',
     description:
-      'Methods users may register and use at reset and for two-factor sign-in. Security questions and office phone are off by default; security questions are weak and never the only proof. Phone methods need `PHONE_COUNTRIES` (and `SMS_GATEWAY` in production).',
+      'Methods users may register and use at reset and for two-factor sign-in. Security questions and office phone are off by default; security questions are weak and never the only proof. Phone methods need `PHONE_COUNTRIES` (and `SMS_GATEWAY` in production). `security_key` (WebAuthn security keys and passkeys, phishing-resistant) is off by default: it needs JavaScript in the browser and an https ISSUER (or http://localhost), and each key is bound to ISSUER\'s host, so moving rekey to another host later orphans every registered key; turn it on once the host is final.',
     defaultText: 'email,mobile_phone,authenticator_app,recovery_codes',
     allowed: `comma-separated, no repeats, at least one of: ${METHOD_KINDS.join(', ')}`,
     parse: methodList(['email', 'mobile_phone', 'authenticator_app', 'recovery_codes']),

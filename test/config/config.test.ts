@@ -41,6 +41,23 @@ describe('configuration', function () {
     };
   });
 
+  describe('security keys (WebAuthn)', function () {
+    it('are off by default, and accepted in SSPR_METHODS and TWO_FACTOR_METHODS', function () {
+      assert.ok(!parseConfig({}).SSPR_METHODS.includes('security_key'));
+      const c = parseConfig({ SSPR_METHODS: 'email,security_key', TWO_FACTOR_METHODS: 'security_key' });
+      assert.deepEqual(c.SSPR_METHODS, ['email', 'security_key']);
+      assert.deepEqual(c.TWO_FACTOR_METHODS, ['security_key']);
+    });
+
+    it('refuse to start on an http ISSUER that is not the local machine (WebAuthn needs a secure context)', function () {
+      const message = configError(() => parseConfig({ ISSUER: 'http://id.example.com', SSPR_METHODS: 'email,authenticator_app,security_key' }));
+      includesAll(message, 'security_key', 'ISSUER=http://id.example.com', 'https');
+      for (const ISSUER of ['http://localhost:3000', 'http://127.0.0.1:8080', 'https://id.example.com']) {
+        assert.ok(parseConfig({ ISSUER, SSPR_METHODS: 'email,authenticator_app,security_key' }).SSPR_METHODS.includes('security_key'), ISSUER);
+      }
+    });
+  });
+
   describe('defaults', function () {
     it('starts a development server on port 3000 with the documented defaults', function () {
       const c = parseConfig({});

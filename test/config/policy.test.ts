@@ -161,7 +161,7 @@ describe('self-service password reset policy and delivery settings', function ()
 
     it('numbers and enums take every allowed value', function () {
       const c = parseConfig({
-        SSPR_METHODS: 'email,mobile_phone,office_phone,authenticator_app,security_questions,recovery_codes',
+        SSPR_METHODS: 'email,mobile_phone,office_phone,authenticator_app,security_questions,recovery_codes,security_key',
         SSPR_METHODS_REQUIRED: '2',
         SSPR_PROOFS_REQUIRED: '2',
         SSPR_REGISTER_AT_SIGNIN: 'false',

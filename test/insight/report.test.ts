@@ -49,6 +49,8 @@ describe('report: registration coverage and activity of a known population (sqli
         return { ...base, kind, answers: [] };
       case 'recovery_codes':
         return { ...base, kind, codes: [{ hash: 'x' }] };
+      case 'security_key':
+        return { ...base, kind, credentialId: 'AAAA', publicKey: 'AAAA', counter: 0, label: 'Key' };
     }
   }
 
@@ -178,6 +180,7 @@ describe('report: registration coverage and activity of a known population (sqli
         { kind: 'authenticator_app', enabled: true, users: 1, percent: 14.3 },
         { kind: 'security_questions', enabled: true, users: 1, percent: 14.3 },
         { kind: 'recovery_codes', enabled: true, users: 2, percent: 28.6 },
+        { kind: 'security_key', enabled: false, users: 0, percent: 0 },
       ],
     },
     resets: {
@@ -204,6 +207,7 @@ describe('report: registration coverage and activity of a known population (sqli
         { kind: 'authenticator_app', proofsSucceeded: 1, proofsFailed: 1, completedResets: 1 },
         { kind: 'security_questions', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
         { kind: 'recovery_codes', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
+        { kind: 'security_key', proofsSucceeded: 0, proofsFailed: 0, completedResets: 0 },
       ],
     },
     signins: {

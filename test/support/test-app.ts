@@ -84,12 +84,14 @@ export async function startTestApp(
   backend: Backend = 'sqlite',
   /** More relying parties, built from the app's URL (e.g. one with a backchannel_logout_uri). */
   extraClients: (url: string) => ClientEntry[] = () => [],
+  /** The host of ISSUER (default 127.0.0.1; WebAuthn in a browser needs a name such as `localhost`, never an IP). */
+  issuerHost = '127.0.0.1',
 ): Promise<TestApp> {
   const store = await backendEnv(backend);
   const dataDir = mkdtempSync(join(tmpdir(), 'rekey-test-'));
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = `http://${issuerHost}:${(server.address() as AddressInfo).port}`;
   const config = parseConfig({
     NODE_ENV: 'test',
     ISSUER: url,

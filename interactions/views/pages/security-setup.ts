@@ -178,13 +178,42 @@ function proofFields(v: ProofPageView): FormField[] {
       return v.registering ? [{ name: 'saved', skipFocus: true }] : [{ name: 'code' }];
     case 'security_questions':
       return questionNumbers(v).flatMap((n) => [...(v.registering ? [{ name: `question_${n}` }] : []), { name: `answer_${n}` }]);
+    case 'security_key':
+      // The browser's own dialog takes over: nothing to focus but the name, and only when in error.
+      return v.registering ? [{ name: 'label', skipFocus: true }] : [];
     default:
       return [{ name: 'code' }];
   }
 }
 
+/**
+ * A security key (WebAuthn): /assets/webauthn.js reads the options from the form, lets the
+ * browser talk to the key, puts its answer in `credential` and submits. Without JavaScript the
+ * button stays hidden and the page says so; "Back" offers the other methods.
+ */
+function securityKeyForm(v: ProofPageView, f: FormErrorsView, remember: Html): Html {
+  const webauthn = v.display.webauthn;
+  const lead = v.registering ? t('security_key.register_lead') : t('security_key.challenge_lead');
+  return html`<form method="post" action="${v.action}" novalidate data-webauthn="${JSON.stringify(webauthn ?? {})}" data-webauthn-unsupported="${t('security_key.unsupported')}" data-webauthn-cancelled="${t('security_key.cancelled')}">${hidden(v.csrf, 'finish')}
+<p class="lead" id="key-lead">${lead}</p>
+<noscript><p class="alert" role="note">${t('security_key.needs_js')}</p></noscript>
+<p class="hint" id="key-status" role="status" data-webauthn-status></p>
+${v.registering ? input(f, 'label', t('security_key.label'), html`type="text" autocomplete="off" maxlength="64"`, { hint: t('security_key.label_hint') }) : ''}
+<input type="hidden" name="credential" value="">
+${remember}
+<div class="actions"><button type="button" data-webauthn-start hidden>${v.registering ? t('security_key.register') : t('security_key.use')}</button></div></form>
+<script src="/assets/webauthn.js" defer></script>`;
+}
+
 export function proofPage(v: ProofPageView): string {
   const f = formErrors(v.errors, proofFields(v));
+  const remember = v.rememberDays ? html`<div class="choice"><input type="checkbox" id="remember" name="remember" value="yes"><label for="remember">${t('second_factor.remember', { days: v.rememberDays })}</label></div>` : html``;
+  const back = html`<form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'back')}<button type="submit" class="secondary">${t('register.back')}</button></form>`;
+  if (v.kind === 'security_key') {
+    return layout({ title: t('method.security_key'), branding: v.branding, body: html`${f.summary}
+${securityKeyForm(v, f, remember)}
+${back}` });
+  }
   let body: Html;
   switch (v.kind) {
     case 'authenticator_app':
@@ -213,9 +242,9 @@ ${codeInput(f, ['totp-lead', 'totp-key'], t('totp.input_hint'))}`
     body: html`${f.summary}
 <form method="post" action="${v.action}" novalidate>${hidden(v.csrf, 'finish')}
 ${body}
-${v.rememberDays ? html`<div class="choice"><input type="checkbox" id="remember" name="remember" value="yes"><label for="remember">${t('second_factor.remember', { days: v.rememberDays })}</label></div>` : ''}
+${remember}
 <div class="actions"><button type="submit">${t('code.submit')}</button></div></form>
 ${resendable ? html`<form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'resend')}<button type="submit" class="secondary">${t('code.resend')}</button></form>` : ''}
-<form method="post" action="${v.action}" class="links">${hidden(v.csrf, 'back')}<button type="submit" class="secondary">${t('register.back')}</button></form>`,
+${back}`,
   });
 }

@@ -22,6 +22,7 @@ const LABELS: Record<MethodKind, string> = {
   authenticator_app: 'Authenticator app',
   security_questions: 'Security questions',
   recovery_codes: 'Recovery codes',
+  security_key: 'Security key',
 };
 
 const isKind = (k: unknown): k is MethodKind => typeof k === 'string' && (METHOD_KINDS as readonly string[]).includes(k);

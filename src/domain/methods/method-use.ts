@@ -1,7 +1,8 @@
 /**
  * Recording that a method was used to prove something, so that what may be used only once is
  * used only once even when several sign-ins or resets submit it at the same moment: a TOTP
- * time step (each step once) and a recovery code (each code once). The method verified its
+ * time step (each step once), a recovery code (each code once) and a security key's signature
+ * counter (only upwards). The method verified its
  * proof against the record as read before; the write checks, in the account's optimistic
  * update, that the stored record has not spent the same step or code meanwhile. Of
  * concurrent uses exactly one is written; the others are told the code was used.
@@ -22,6 +23,11 @@ export function applyUse(stored: MethodRecord, verified: MethodRecord, updated: 
   if (stored.kind === 'authenticator_app' && updated.kind === 'authenticator_app') {
     if (stored.lastStep >= updated.lastStep) return undefined;
     return { ...stored, secret: updated.secret, lastStep: updated.lastStep, ...(updated.lastUsedAt !== undefined ? { lastUsedAt: updated.lastUsedAt } : {}) };
+  }
+  if (stored.kind === 'security_key' && updated.kind === 'security_key') {
+    // The signature counter only goes up (0 stays 0 on keys that keep none): a use at or below the stored one is a replay.
+    if ((stored.counter > 0 || updated.counter > 0) && updated.counter <= stored.counter) return undefined;
+    return { ...stored, counter: updated.counter, ...(updated.lastUsedAt !== undefined ? { lastUsedAt: updated.lastUsedAt } : {}) };
   }
   if (stored.kind === 'recovery_codes' && updated.kind === 'recovery_codes' && verified.kind === 'recovery_codes') {
     if (stored.codes.length !== updated.codes.length || stored.codes.some((c, i) => c.hash !== updated.codes[i]!.hash)) return undefined;

@@ -11,6 +11,7 @@ import { emailMethod } from './email.ts';
 import { phoneMethod } from './phone.ts';
 import { customQuestions } from './questions.ts';
 import { recoveryCodesMethod } from './recovery-codes.ts';
+import { securityKeyMethod } from './security-key.ts';
 import { securityQuestionsMethod } from './security-questions.ts';
 import { METHOD_KINDS, type Method, type MethodKind } from './types.ts';
 
@@ -27,6 +28,8 @@ export interface MethodRegistryDeps {
   questionsToAnswer: number;
   /** TOTP_DRIFT_STEPS: authenticator-app time steps accepted either side of the current one. */
   totpDriftSteps: 0 | 1;
+  /** ISSUER: security keys are bound to its host (relying party id) and origin. */
+  issuer: string;
 }
 
 export type Methods = ReadonlyMap<MethodKind, Method>;
@@ -46,6 +49,10 @@ export function buildMethods(deps: MethodRegistryDeps, enabled: readonly MethodK
         answerCount: deps.questionsToAnswer,
       }) as Method,
     recovery_codes: () => recoveryCodesMethod({ hmac: deps.hmac, hasher: deps.hasher }) as Method,
+    security_key: () => {
+      const issuer = new URL(deps.issuer);
+      return securityKeyMethod({ rpId: issuer.hostname, origin: issuer.origin, rpName: deps.productName }) as Method;
+    },
   };
   // Phones without an allowlisted country could never receive a code: not offered at all.
   const usable = (k: MethodKind): boolean => !((k === 'mobile_phone' || k === 'office_phone') && deps.allowedCountries.length === 0);

@@ -15,6 +15,7 @@ export const METHOD_KINDS = [
   'authenticator_app',
   'security_questions',
   'recovery_codes',
+  'security_key',
 ] as const;
 export type MethodKind = (typeof METHOD_KINDS)[number];
 
@@ -80,7 +81,21 @@ export interface RecoveryCodesMethod extends RecordBase {
   codes: RecoveryCodeSlot[];
 }
 
-export type MethodRecord = EmailMethod | PhoneMethod | AuthenticatorMethod | SecurityQuestionsMethod | RecoveryCodesMethod;
+/** A WebAuthn credential (security key or passkey), bound to ISSUER's host as the relying party id. */
+export interface SecurityKeyMethod extends RecordBase {
+  kind: 'security_key';
+  /** Credential id, base64url. */
+  credentialId: string;
+  /** COSE public key, base64url. */
+  publicKey: string;
+  /** Signature counter last seen: a response must go beyond it (0 = the authenticator keeps none). */
+  counter: number;
+  transports?: string[];
+  /** What the user called it, or the default label. */
+  label: string;
+}
+
+export type MethodRecord = EmailMethod | PhoneMethod | AuthenticatorMethod | SecurityQuestionsMethod | RecoveryCodesMethod | SecurityKeyMethod;
 
 /** Flat string fields of a submitted form (anything else counts as absent). */
 export type FormInput = Readonly<Record<string, string | undefined>>;
@@ -111,6 +126,8 @@ export interface StepDisplay {
   codes?: string[];
   /** Security questions to answer: id and text. */
   questions?: { id: string; text: string }[];
+  /** Security key: WebAuthn options (creation or request, JSON) for navigator.credentials. */
+  webauthn?: { mode: 'create' | 'get'; options: Record<string, unknown> };
 }
 
 export interface Started {
@@ -138,6 +155,11 @@ export interface Method<R extends MethodRecord = MethodRecord> {
   readonly amr: string;
   /** e.g. `a•••@e•••.com`, `+48 ••• ••• •12`. */
   mask(record: R): string;
+  /**
+   * What a reset shows before any proof, to whoever typed the identifier, when it must say less
+   * than `mask` (a security key's user-given name); `mask` otherwise.
+   */
+  maskBeforeProof?(record: R): string;
   /** The thing a proof reaches (address, number), for "two proofs, two destinations"; undefined for app/questions/codes. */
   destination(record: R): string | undefined;
 

@@ -37,6 +37,8 @@ export function decoyMethods(hmac: Hmac, identifier: string, enabled: readonly M
   if (enabled.includes('authenticator_app') && (pick(7, 2) === 0 || out.length < 2)) {
     out.push({ kind: 'authenticator_app', masked: t('method.authenticator_app'), strong: true });
   }
+  // A real security key shows the same words before any proof (maskBeforeProof).
+  if (enabled.includes('security_key') && pick(9, 3) === 0) out.push({ kind: 'security_key', masked: t('method.security_key'), strong: true });
   // Masks read exactly like real ones (see each method's mask()).
   if (out.length === 0 && enabled.includes('recovery_codes')) out.push({ kind: 'recovery_codes', masked: t('method.recovery_codes.left', { count: 6 + pick(8, 5) }), strong: true });
   return out;

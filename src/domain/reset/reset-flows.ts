@@ -26,7 +26,7 @@ import type { SecretBox } from '../secret-box.ts';
 import type { PasswordProblem } from '../password-rules.ts';
 import { normalizeLogin } from '../normalize.ts';
 import type { Methods } from '../methods/registry.ts';
-import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, PendingData, SealedSecret, StepDisplay } from '../methods/types.ts';
+import type { FormInput, MethodContext, MethodError, MethodKind, MethodRecord, PendingData, SealedSecret, SecurityKeyMethod, StepDisplay } from '../methods/types.ts';
 import { sendCode, checkCode, type CodeDeliveryDeps } from '../methods/code-delivery.ts';
 import { decoyMethods, decoySubject } from './decoys.ts';
 import { normalizeRecoveryCode } from '../methods/recovery-codes.ts';
@@ -410,7 +410,7 @@ export class ResetFlows {
     return {
       ref: `m${i}`,
       kind: m.kind,
-      masked: method.mask(m as never),
+      masked: method.maskBeforeProof ? method.maskBeforeProof(m as never) : method.mask(m as never),
       strong: method.strong,
       recordId: m.id,
       ...(destination ? { destination: this.deps.hmac.digest('reset-destination', destination) } : {}),
@@ -473,6 +473,7 @@ export class ResetFlows {
 
   /** A decoy "sends" like a real method (same throttles, a code nobody receives). */
   private async decoyChallenge(flow: StoredFlow, m: OfferedMethod, input: FormInput, ctx: ResetContext, unit: StepUnit): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
+    if (m.kind === 'security_key') return this.decoyKeyChallenge(flow, m, ctx);
     if (!CODE_KINDS.includes(m.kind)) return { ok: true, pending: {}, display: {} };
     const channel = m.kind === 'email' ? 'email' : input.channel === 'voice' || m.kind === 'office_phone' ? 'voice' : 'sms';
     const nowhere: CodeDeliveryDeps = { ...this.deps.delivery, sender: { send: async () => undefined } };
@@ -482,6 +483,29 @@ export class ResetFlows {
     if (event) unit.audit({ ...event, ...(sent.ok ? { reason: 'decoy' } : {}), details: { ...event.details, decoy: true }, ip: ctx.ip, userAgent: ctx.userAgent });
     if (!sent.ok) return sent;
     return { ok: true, pending: sent.value, display: { sentTo: m.masked } };
+  }
+
+  /**
+   * A decoy's security key asks the browser for a signature like a real one: the real method's
+   * options, for a credential id derived from the identifier (stable, like the other decoy masks).
+   */
+  private async decoyKeyChallenge(flow: StoredFlow, m: OfferedMethod, ctx: ResetContext): Promise<{ ok: true; pending: PendingData; display: StepDisplay } | { ok: false; error: MethodError }> {
+    const method = this.deps.methods.get('security_key');
+    if (!method) return { ok: true, pending: {}, display: {} };
+    const now = this.deps.clock();
+    const fake: SecurityKeyMethod = {
+      id: m.ref,
+      kind: 'security_key',
+      credentialId: this.deps.hmac.digest('reset-decoy-key', flow.subject),
+      publicKey: '',
+      counter: 0,
+      transports: ['usb'],
+      label: m.masked,
+      registeredAt: now,
+      confirmedAt: now,
+    };
+    const started = await method.startChallenge(this.methodContext(flow, ctx), fake as never);
+    return started.ok ? { ok: true, pending: started.value.pending, display: started.value.display } : started;
   }
 
   /** `found`: what `record(flow, m)` read. */
@@ -503,6 +527,7 @@ export class ResetFlows {
         const checked = await checkCode(this.deps.delivery, this.methodContext(flow, ctx), pending, { code: `${input.code}x` });
         return checked.ok ? { ok: false, error: { id: 'code_wrong', field: 'code' } } : checked;
       }
+      if (m.kind === 'security_key') return { ok: false, error: input.credential?.trim() ? { id: 'security_key_failed', final: true } : { id: 'security_key_missing' } };
       return { ok: false, error: m.kind === 'security_questions' ? { id: 'answers_wrong' } : { id: 'code_wrong', field: 'code' } };
     }
     if (!found) return { ok: false, error: { id: 'method_state_invalid', final: true } };
