@@ -5,6 +5,7 @@
  * checked by axe. ISSUER is http://localhost (a secure context, and a valid WebAuthn rp id).
  */
 import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
 import { Journey, useChromium } from '../support/chromium.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { methodsOf } from '../../src/domain/policy.ts';
@@ -14,6 +15,16 @@ describe('browser: security key (WebAuthn)', function () {
   this.timeout(JOURNEY_TIMEOUT);
   const chrome = useChromium();
   let t: TestApp;
+
+  /** From the demo app to the security key's registration page of a first sign-in. */
+  async function chooseSecurityKeyAtRegistration(j: Journey, page: Page, login: string): Promise<void> {
+    await openDemoSignIn(j, page, t.url);
+    await submitPassword(page, login, PASSWORD);
+    await j.visit(page, 'register-choose', 'Set up account recovery');
+    await page.getByRole('radio', { name: /Security key/ }).check();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await j.visit(page, 'register-security-key', 'Security key');
+  }
 
   before(async () => {
     t = await startTestApp(
@@ -42,12 +53,7 @@ describe('browser: security key (WebAuthn)', function () {
     });
 
     // Registration at sign-in.
-    await openDemoSignIn(j, page, t.url);
-    await submitPassword(page, login, PASSWORD);
-    await j.visit(page, 'register-choose', 'Set up account recovery');
-    await page.getByRole('radio', { name: /Security key/ }).check();
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await j.visit(page, 'register-security-key', 'Security key');
+    await chooseSecurityKeyAtRegistration(j, page, login);
     await page.getByLabel('Name for this key (optional)').fill('Desk key');
     await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: 'Register security key' }).click()]);
     const first = await expectSignedInAtDemo(j, page, login, 'demo-app-registered');
@@ -79,12 +85,7 @@ describe('browser: security key (WebAuthn)', function () {
     await t.services.accounts.update(account.id, (a) => ({ ...a, methods: [], bootstrapProvenAt: t.services.clock() }));
     const j = new Journey('security-key-no-js');
     const page = await chrome.newUser('desktop', { javaScriptEnabled: false });
-    await openDemoSignIn(j, page, t.url);
-    await submitPassword(page, login, PASSWORD);
-    await j.visit(page, 'register-choose', 'Set up account recovery');
-    await page.getByRole('radio', { name: /Security key/ }).check();
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await j.visit(page, 'register-security-key', 'Security key');
+    await chooseSecurityKeyAtRegistration(j, page, login);
     // Shown as <noscript> content (Playwright's text locators skip <noscript>; the screenshot shows it).
     assert.match(await page.content(), /<noscript><p class="alert" role="note">A security key needs JavaScript, which is off in this browser\. Go back and choose another method\.<\/p><\/noscript>/);
     assert.equal(await page.getByRole('button', { name: 'Register security key' }).count(), 0, 'no button that could do nothing');
