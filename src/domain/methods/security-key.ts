@@ -8,18 +8,17 @@
  * was cloned: refused (`security_key_cloned`, audited by the step like any failed proof).
  * Verification is @simplewebauthn/server's.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { t } from '../../i18n/index.ts';
 import { randomId } from '../secrets.ts';
 import type { FormInput, Method, MethodError, PendingData, SecurityKeyMethod, StepResult } from './types.ts';
+
+/**
+ * The WebAuthn library and its ASN.1/COSE dependencies load on first use: security keys are
+ * off by default, and a process that never sees one keeps them out of its memory.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = (): Promise<typeof import('@simplewebauthn/server')> => (library ??= import('@simplewebauthn/server'));
 
 export interface SecurityKeyDeps {
   /** ISSUER's host: the relying party id every credential is bound to. */
@@ -74,7 +73,7 @@ export function securityKeyMethod(deps: SecurityKeyDeps): Method<SecurityKeyMeth
     destination: () => undefined,
 
     async startRegistration(ctx) {
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: deps.rpName,
         rpID: rpId,
         userName: ctx.login,
@@ -93,7 +92,7 @@ export function securityKeyMethod(deps: SecurityKeyDeps): Method<SecurityKeyMeth
       if (!response) return { ok: false, error: missing };
       let info;
       try {
-        const verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, ...expected });
+        const verified = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge: challenge, ...expected });
         if (!verified.verified) return { ok: false, error: failed };
         info = verified.registrationInfo;
       } catch {
@@ -118,7 +117,7 @@ export function securityKeyMethod(deps: SecurityKeyDeps): Method<SecurityKeyMeth
     },
 
     async startChallenge(_ctx, record) {
-      const options = await generateAuthenticationOptions({
+      const options = await (await webauthn()).generateAuthenticationOptions({
         rpID: rpId,
         allowCredentials: [{ id: record.credentialId, ...(record.transports ? { transports: record.transports } : {}) }],
         userVerification: 'preferred',
@@ -134,7 +133,7 @@ export function securityKeyMethod(deps: SecurityKeyDeps): Method<SecurityKeyMeth
       if (!response) return { ok: false, error: missing };
       if (response.id !== record.credentialId) return { ok: false, error: failed };
       try {
-        const verified = await verifyAuthenticationResponse({
+        const verified = await (await webauthn()).verifyAuthenticationResponse({
           response,
           expectedChallenge: challenge,
           ...expected,
