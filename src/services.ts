@@ -203,7 +203,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       });
     },
   };
-  const signinNotices = new SigninNotices({ store, accounts, sender, audit, log, clock, config });
+  const signinNotices = new SigninNotices({ store, accounts, notifications, audit, log, clock, config });
   const resetDelivery: CodeDeliveryDeps = { ...codeDelivery, sender: backgroundSender };
   const resets = new ResetFlows({
     store,

@@ -57,13 +57,18 @@ export class Notifications {
     }
   }
 
+  /** Hands one message to every registered address of the account: how many went out, how many failed (logged). */
+  async toRegisteredAddresses(account: AccountRecord, subject: string, text: string, kind: string): Promise<{ sent: number; failed: number }> {
+    const delivered = await Promise.all(registeredAddresses(account).map((a) => this.deliver(a, subject, text, account.id, kind)));
+    const sent = delivered.filter(Boolean).length;
+    return { sent, failed: delivered.length - sent };
+  }
+
   /** How many of the account's addresses the notice was handed to (the page says whether one was). */
   async passwordReset(account: AccountRecord, context: { at: number; ip: string }): Promise<number> {
     const vars = this.vars(account, context);
-    const subject = t('mail.password_reset.subject', vars);
-    const text = personalText(account.name, t('mail.password_reset.body', vars));
-    const sent = await Promise.all(registeredAddresses(account).map((a) => this.deliver(a, subject, text, account.id, 'password_reset')));
-    return sent.filter(Boolean).length;
+    const { sent } = await this.toRegisteredAddresses(account, t('mail.password_reset.subject', vars), personalText(account.name, t('mail.password_reset.body', vars)), 'password_reset');
+    return sent;
   }
 
   /** Other admins hear of an admin's reset: an attacker taking over an admin is everyone's business. */

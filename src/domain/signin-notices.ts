@@ -13,8 +13,8 @@
  * failures at most once an hour; further failures inside a lock never reach here (a locked
  * account refuses before counting). The texts say when, how many and which app, never the
  * password tried nor a guess at where it came from. They are written in `DEFAULT_LOCALE`: the
- * request behind them may be a stranger's. A delivery failure is logged and audited, never
- * shown: the sign-in's answer went out already.
+ * request behind them may be a stranger's. Delivery is Notifications'; a failure is logged and
+ * audited, never shown: the sign-in's answer went out already.
  */
 import type { Config } from '../config/load.ts';
 import { formatDateTime, t, withLocale } from '../i18n/index.ts';
@@ -22,8 +22,7 @@ import type { Logger } from '../log.ts';
 import type { AccountRecord, Clock, Store } from '../store/types.ts';
 import type { LockStarted } from './accounts.ts';
 import type { Audit } from './audit.ts';
-import type { MessageSender } from './messages.ts';
-import { helpdeskRef, personalText, registeredAddresses } from './notifications.ts';
+import { helpdeskRef, personalText, registeredAddresses, type Notifications } from './notifications.ts';
 
 export type SigninNoticeKind = 'signin_locked' | 'second_factor_locked' | 'signin_after_failures';
 
@@ -36,7 +35,7 @@ export interface SigninAttempt {
 export interface SigninNoticesDeps {
   store: Store;
   accounts: { get(id: string): Promise<AccountRecord | undefined>; failures(id: string): Promise<number> };
-  sender: MessageSender;
+  notifications: Pick<Notifications, 'toRegisteredAddresses'>;
   audit: Audit;
   log: Logger;
   clock: Clock;
@@ -98,14 +97,14 @@ export class SigninNotices {
    */
   private later(accountId: string, slot: string, windowMs: number, describe: () => Promise<Notice>): void {
     if (!this.deps.config.NOTIFY_SUSPICIOUS_SIGNINS) return;
-    const { store, accounts, sender, audit, log, config } = this.deps;
+    const { store, accounts, notifications, audit, log, config } = this.deps;
     const run = (async () => {
       // Off the caller's path: the answer of the attempt never waits for this.
       await new Promise<void>((resolve) => setImmediate(resolve));
       const account = await accounts.get(accountId);
       if (!account || account.status !== 'active') return;
-      const to = registeredAddresses(account);
-      if (to.length === 0) return;
+      const recipients = registeredAddresses(account).length;
+      if (recipients === 0) return;
       const notice = await describe();
       const once = await store.counters.hit(`{a:${accountId}}:signin-notice:${slot}`, windowMs);
       if (once.count > 1) {
@@ -113,16 +112,14 @@ export class SigninNotices {
         return;
       }
       const { subject, text } = withLocale(config.DEFAULT_LOCALE, () => this.text(notice, account));
-      const results = await Promise.allSettled(to.map((address) => sender.send({ channel: 'email', to: address, subject, text })));
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      for (const r of failed) log.warn({ event: 'notification_failed', kind: notice.kind, accountId, err: (r.reason as Error).message });
+      const { failed } = await notifications.toRegisteredAddresses(account, subject, text, notice.kind);
       await audit.record({
         type: 'notice.sent',
-        outcome: failed.length === 0 ? 'success' : 'failure',
+        outcome: failed === 0 ? 'success' : 'failure',
         accountId,
         ip: notice.attempt.ip,
-        ...(failed.length > 0 ? { reason: 'delivery_failed' } : {}),
-        details: { notice: notice.kind, recipients: to.length, ...(failed.length > 0 ? { failed: failed.length } : {}) },
+        ...(failed > 0 ? { reason: 'delivery_failed' } : {}),
+        details: { notice: notice.kind, recipients, ...(failed > 0 ? { failed } : {}) },
       });
     })().catch((err: unknown) => {
       log.warn({ event: 'notification_failed', kind: slot, accountId, err: (err as Error).message });
