@@ -257,40 +257,24 @@ async function benchStore(kind: 'sqlite' | 'redis', keys: Keys, smtp: SmtpSink, 
     const admins = [...pop.admins];
     const takeAdmin = (): SeededUser => admins.shift() ?? fail('out of admins: raise ADMINS');
     progress(`  sign-in with TOTP: ${SIGNIN_CONCURRENCY} clients, ${SIGNIN_MS / 1000} s`);
-    const totpParts: LoadResult[] = [];
-    for (let i = 0; i < ROUNDS; i += 1) {
-      totpParts.push(
-        await runLoad({
-          name: 'sign-in with TOTP',
-          concurrency: SIGNIN_CONCURRENCY,
-          durationMs: Math.round(SIGNIN_MS / ROUNDS),
-          warmupMs: i === 0 ? WARMUP_MS : 250,
-          pids: s.pids,
-          op: async (w) => {
-            const a = takeAdmin();
-            keep(tokens, (await rekeySignIn(s.targets(w), { login: a.login, password: PASSWORD, totp: a.totp })).refresh_token);
-          },
-        }),
-      );
-    }
-    loads.signinTotp = mergeLoads(totpParts);
+    /** A sign-in load without a bare counterpart, in ROUNDS windows like the paired ones. */
+    const inRounds = async (name: string, op: (w: number) => Promise<unknown>): Promise<LoadResult> => {
+      const parts: LoadResult[] = [];
+      for (let i = 0; i < ROUNDS; i += 1) {
+        parts.push(await runLoad({ name, concurrency: SIGNIN_CONCURRENCY, durationMs: Math.round(SIGNIN_MS / ROUNDS), warmupMs: i === 0 ? WARMUP_MS : 250, pids: s.pids, op: async (w) => void (await op(w)) }));
+      }
+      return mergeLoads(parts);
+    };
+    loads.signinTotp = await inRounds('sign-in with TOTP', async (w) => {
+      const a = takeAdmin();
+      keep(tokens, (await rekeySignIn(s.targets(w), { login: a.login, password: PASSWORD, totp: a.totp })).refresh_token);
+    });
     // The same password sign-in against stored hashes with Keycloak's parameters (m=7168 t=5).
     progress(`  sign-in, password only, hashes with m=${KEYCLOAK_ARGON2.m} t=${KEYCLOAK_ARGON2.t}: ${SIGNIN_CONCURRENCY} clients, ${SIGNIN_MS / 1000} s`);
     let k = 0;
-    const kParts: LoadResult[] = [];
-    for (let i = 0; i < ROUNDS; i += 1) {
-      kParts.push(
-        await runLoad({
-          name: 'sign-in, Keycloak parameters',
-          concurrency: SIGNIN_CONCURRENCY,
-          durationMs: Math.round(SIGNIN_MS / ROUNDS),
-          warmupMs: i === 0 ? WARMUP_MS : 250,
-          pids: s.pids,
-          op: async (w) => keep(tokens, (await rekeySignIn(s.targets(w), { login: pop.others[k++ % pop.others.length]!.login, password: PASSWORD })).refresh_token),
-        }),
-      );
-    }
-    loads.signinKeycloak = mergeLoads(kParts);
+    loads.signinKeycloak = await inRounds('sign-in, Keycloak parameters', async (w) =>
+      keep(tokens, (await rekeySignIn(s.targets(w), { login: pop.others[k++ % pop.others.length]!.login, password: PASSWORD })).refresh_token),
+    );
     const peakRss = [...sampler.stop().values()];
     bare.peakRss = Math.max(bare.peakRss, ...bareSampler.stop().values());
     for (const [key, label] of [['signin', 'password'], ['signinTotp', 'TOTP'], ['signinKeycloak', `password, m=${KEYCLOAK_ARGON2.m} t=${KEYCLOAK_ARGON2.t}`]] as const) {
